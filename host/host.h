@@ -97,6 +97,25 @@ typedef struct host_config {
     int login_window_s;       /* ... within 900 s */
     int reset_per_email;      /* 3 reset requests per email ... */
     int reset_window_s;       /* ... within 3600 s */
+
+    /* aws: (host/aws/, docs/aws.md; appended.  0 / NULL = the default) */
+    char *aws_region;            /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
+    char *aws_access_key_id;     /* NULL: environment, then EC2 IMDSv2 */
+    char *aws_secret_access_key;
+    char *aws_session_token;
+    char *aws_imds_endpoint;     /* NULL: http://169.254.169.254 */
+    int aws_connect_timeout_ms;  /* 2000 */
+    int aws_timeout_ms;          /* 15000 per attempt */
+    int aws_max_attempts;        /* 3 */
+
+    /* storage: the object store behind tq_store_*() (host/aws/store.c) */
+    char *storage_kind;          /* "fs" (NULL) or "s3" */
+    char *storage_dir;           /* fs: NULL means <var_dir>/media */
+    char *storage_bucket;        /* s3: required */
+    char *storage_region;        /* s3: NULL means aws.region */
+    char *storage_endpoint;      /* s3: NULL means https://s3.<region>.amazonaws.com */
+    bool storage_path_style;     /* s3: endpoint/bucket/key addressing */
+    int storage_presign_ttl_s;   /* s3: pre-signed GET lifetime, 900 */
 } host_config;
 
 /*
@@ -385,5 +404,31 @@ int host_auth_register(tq_plugin *core);
  * as RFC 3339 UTC ("2026-12-04T15:00:00Z") into out (>= 32 bytes). */
 void host_pg_time_to_rfc3339(const char *pg, char *out, size_t outlen);
 bool host_is_uuid(const char *s);
+
+/* ------------------------------------------------- aws and the store */
+
+/* Register the "aws-sm" manifest resolver: before host_config_load(). */
+void host_aws_register_resolvers(void);
+/* After the manifest is loaded: the AWS client's settings (aws:) and the
+ * object store (storage:).  0, or a negative code with err naming the
+ * key, the value and the fix.  host_aws_fini() releases both. */
+int host_aws_init(const host_config *c, char *err, size_t errlen);
+void host_aws_fini(void);
+/* Free the aws_* and storage_* strings of c (for host_config_free()). */
+void host_config_aws_free(host_config *c);
+
+/* The object store (the api table's store slots; see tasqly.h). */
+int host_store_init(const host_config *c, char *err, size_t errlen);
+void host_store_shutdown(void);
+int host_store_put(tq_req *req, const char *key, const void *data, size_t len,
+                   const char *content_type);
+int host_store_get(tq_req *req, const char *key, size_t max,
+                   const void **data, size_t *len);
+int host_store_delete(tq_req *req, const char *key);
+int host_store_url(tq_req *req, const char *key, int ttl_s, const char **url,
+                   const char **expires_at);
+const char *host_store_error(tq_req *req);
+const char *host_store_kind(void); /* "fs", "s3" or "none"; static */
+bool host_store_key_ok(const char *key);
 
 #endif

@@ -77,14 +77,14 @@ int host_phc_verify(const void *pass, size_t pass_len, const host_phc *h);
 
 /* ---------------------------------------------------------------- jwt.c */
 
-#define HOST_JWT_KID_MAX 32
+#define HOST_JWT_KID_MAX 64
 #define HOST_JWT_MAX 512        /* longest token we mint or accept */
 #define HOST_JWT_MIN_SECRET 32  /* bytes */
 
 /* One signing key.  The header is fixed per key, pre-encoded once. */
 typedef struct host_jwt_key {
     char kid[HOST_JWT_KID_MAX + 1];
-    char header[96];           /* base64url of {"alg":"HS256",...} */
+    char header[144];          /* base64url of {"alg":"HS256",...} */
     size_t header_len;
     EVP_MAC_CTX *mac;          /* keyed template, owned */
     pthread_key_t tls;         /* per-thread copy of mac */
@@ -103,7 +103,7 @@ enum {
     HOST_JWT_INTERNAL = -7,  /* OpenSSL failed */
 };
 
-/* kid: 1-32 of [A-Za-z0-9._-]; secret >= 32 bytes.  0 or TQ_ERR. */
+/* kid: 1-64 of [A-Za-z0-9._-]; secret >= 32 bytes.  0 or TQ_ERR. */
 int host_jwt_key_init(host_jwt_key *k, const char *kid, const void *secret,
                       size_t secret_len);
 void host_jwt_key_free(host_jwt_key *k);
@@ -129,6 +129,7 @@ typedef struct host_auth_state {
     uint32_t scrypt_r, scrypt_p;
     sem_t hash_slots;              /* bounds concurrent scrypt runs */
     int hash_concurrency;
+    int hash_wait_ms;              /* for a slot, then 503 */
     bool trust_proxy;
     /* Rate limits: failures (login) or requests (reset) per window. */
     int login_fail_per_email, login_fail_per_addr, login_window_s;
@@ -178,12 +179,15 @@ bool host_auth_token_hash(const char *token, char hash_hex[65]);
 
 /* ------------------------------------------------------------ session.c */
 
-/* A new refresh token in family (NULL: a new family) and an access token
- * for user_id, as {access_token, refresh_token, token_type, expires_in};
- * *out is a new reference.  Runs in the request's transaction.  0 or a
- * TQ_E_* code (nothing set on the response). */
-int host_auth_issue(tq_req *req, const char *user_id, const char *family,
-                    json_t **out);
+/* A new sign-in for user_id: a refresh token in a new family, stored in
+ * the request's transaction, and an access token, as {access_token,
+ * refresh_token, token_type, expires_in}; *out is a new reference.  0 or
+ * a TQ_E_* code (nothing set on the response). */
+int host_auth_issue(tq_req *req, const char *user_id, json_t **out);
+/* Spend the live refresh token whose SHA-256 is old_hash and store its
+ * successor in the same family, in one autocommit statement; *out as
+ * above.  TQ_E_NOTFOUND when no live token has that hash. */
+int host_auth_rotate(tq_req *req, const char *old_hash, json_t **out);
 /* SQL column list of the user object every route answers with. */
 #define HOST_AUTH_USER_COLS \
     "id, email, display_name, avatar_media_id, created_at, updated_at"

@@ -271,6 +271,7 @@ static int init_hashing(const host_config *c, host_auth_state *a)
                  OWASP_R);
 
     a->hash_concurrency = c->hash_concurrency > 0 ? c->hash_concurrency : 2;
+    a->hash_wait_ms = 5000;
     if (check_range("hash_concurrency", a->hash_concurrency, 1, 256))
         return TQ_ERR;
 
@@ -293,7 +294,7 @@ int host_auth_init(const host_config *c)
 
     a->access_ttl_s = c->access_ttl_s > 0 ? c->access_ttl_s : 900;
     a->refresh_ttl_s = c->refresh_ttl_s > 0 ? c->refresh_ttl_s : 30 * 86400;
-    if (check_range("access_ttl", a->access_ttl_s, 30, 86400) ||
+    if (check_range("access_ttl", a->access_ttl_s, 1, 86400) ||
         check_range("refresh_ttl", a->refresh_ttl_s, a->access_ttl_s,
                     366 * 86400))
         goto fail;

@@ -57,7 +57,7 @@ int host_jwt_key_init(host_jwt_key *k, const char *kid, const void *secret,
         return TQ_ERR;
     snprintf(k->kid, sizeof k->kid, "%s", kid);
 
-    char hdr[80];
+    char hdr[128];
     int n = snprintf(hdr, sizeof hdr,
                      "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
     if (n < 0 || (size_t)n >= sizeof hdr ||

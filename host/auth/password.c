@@ -6,8 +6,8 @@
  * milliseconds of one core.  Handlers already run on worker threads (never
  * on the I/O threads), but unbounded, a burst of logins would take
  * workers x 128 MiB and starve every other route of CPU; so each run holds
- * one of hash_concurrency slots.  A worker waits at most HASH_WAIT_S for a
- * slot, then the request answers 503 with Retry-After rather than queueing
+ * one of hash_concurrency slots.  A worker waits at most hash_wait_ms
+ * (5 s) for a slot, then the request answers 503 with Retry-After rather than queueing
  * behind an attacker's burst for the whole request timeout.
  *
  * Memory: callers own every buffer; nothing is allocated.
@@ -19,22 +19,22 @@
 #include <string.h>
 #include <time.h>
 
-#define HASH_WAIT_S 5
-
 static int take_slot(void)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until); /* sem_timedwait's clock */
-    until.tv_sec += HASH_WAIT_S;
+    long long ns = until.tv_nsec + (long long)host_auth.hash_wait_ms * 1000000;
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
     while (sem_timedwait(&host_auth.hash_slots, &until) != 0) {
         if (errno == EINTR)
             continue;
         if (errno == ETIMEDOUT) {
             host_log(TQ_LOG_WARN,
-                     "auth: all %d password hashing slots busy for %d s; "
+                     "auth: all %d password hashing slots busy for %d ms; "
                      "answering 503 (raise auth.hash_concurrency if the "
                      "machine has the cores and memory)",
-                     host_auth.hash_concurrency, HASH_WAIT_S);
+                     host_auth.hash_concurrency, host_auth.hash_wait_ms);
             return TQ_E_UNAVAILABLE;
         }
         host_log(TQ_LOG_ERROR, "auth: sem_timedwait: %s", strerror(errno));
@@ -91,9 +91,10 @@ int host_auth_password_check(const char *pass, const char *stored,
     }
     if (dummy)
         return 0;
-    *rehash = h.n != host_auth.scrypt_n || h.r != host_auth.scrypt_r ||
-              h.p != host_auth.scrypt_p || h.hash_len != HOST_PHC_HASH_LEN ||
-              h.salt_len != HOST_PHC_SALT_LEN;
+    *rehash = rc == 1 &&
+              (h.n != host_auth.scrypt_n || h.r != host_auth.scrypt_r ||
+               h.p != host_auth.scrypt_p || h.hash_len != HOST_PHC_HASH_LEN ||
+               h.salt_len != HOST_PHC_SALT_LEN);
     return rc;
 }
 

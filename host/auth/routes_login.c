@@ -82,7 +82,7 @@ int host_auth_route_login(tq_req *req)
     }
 
     json_t *session;
-    if ((rc = host_auth_issue(req, id, NULL, &session)) != TQ_OK)
+    if ((rc = host_auth_issue(req, id, &session)) != TQ_OK)
         return tq_fail(req, rc);
     json_t *user = tq_row_json(res, 0);
     json_object_del(user, "password_hash");

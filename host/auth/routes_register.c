@@ -54,8 +54,7 @@ int host_auth_route_register(tq_req *req)
         return tq_fail(req, rc);
 
     json_t *session;
-    rc = host_auth_issue(req, tq_get(res, 0, tq_col(res, "id")), NULL,
-                         &session);
+    rc = host_auth_issue(req, tq_get(res, 0, tq_col(res, "id")), &session);
     if (rc != TQ_OK)
         return tq_fail(req, rc);
     json_object_set_new(session, "user", tq_row_json(res, 0));

@@ -128,8 +128,31 @@ int host_aws_credentials(host_aws_creds *out, char *err, size_t errlen);
 const char *host_aws_region(void); /* static, never NULL */
 /* Release cached state (at exit). */
 void host_aws_shutdown(void);
+/* Zero a credentials copy once it is no longer needed. */
+void host_aws_creds_wipe(host_aws_creds *c);
+/* The configured timeouts and attempt count (defaults filled in). */
+void host_aws_limits(int *connect_timeout_ms, int *timeout_ms,
+                     int *max_attempts);
 
 /* ------------------------------------------------------------- client */
+
+/* One unsigned HTTP exchange (IMDS, and the transport under every signed
+ * call).  headers are sent as given. */
+typedef struct host_aws_http_req {
+    const char *method, *url;
+    const host_kv *headers; int nheaders;
+    const void *body; size_t body_len;
+    int connect_timeout_ms, timeout_ms; /* <= 0: 2000 / 15000 */
+    size_t max_response;                /* 0: 1 MiB */
+    const char *what;                   /* for messages */
+} host_aws_http_req;
+
+/* Why a transfer failed, for callers that explain it (IMDS hop limit). */
+typedef struct host_aws_http_fail {
+    int curl_code;
+    bool connected;  /* the TCP connection was made */
+    bool timed_out;
+} host_aws_http_fail;
 
 typedef struct host_aws_call {
     const char *service;       /* "s3": also chooses S3 signing rules */
@@ -154,17 +177,34 @@ typedef struct host_aws_resp {
 } host_aws_resp;
 
 /*
- * Sign and send, retrying with exponential backoff and jitter on
+ * Sign and send, retrying with exponential backoff and full jitter on
  * connection errors, timeouts, 5xx, 429 and throttling codes, at most
- * max_attempts times.  Returns 0 with resp filled for any 2xx; otherwise
- * TQ_E_IO (could not reach the service, or it answered 5xx after every
- * attempt), TQ_E_NOTFOUND (404), TQ_E_INVALID (another 4xx) with err set
- * to a sentence naming the call, the status, the AWS error code and
- * message; resp is filled in every case (free with host_aws_resp_free).
+ * max_attempts times (each attempt signed afresh).  Returns 0 for a 2xx;
+ * otherwise err holds one sentence naming the call, the endpoint, the
+ * status, the AWS error code and message, and the result says what kind
+ * of failure it was:
+ *   TQ_E_UNAVAILABLE  nothing answered (connection refused, timeout), or
+ *                     503 / 429 / throttling after every attempt: answer 503
+ *   TQ_E_NOTFOUND     404 (resp->error_code tells NoSuchKey from NoSuchBucket)
+ *   TQ_E_IO           any other error answer (403 AccessDenied, 500...): 502
+ *   TQ_E_INVALID      bad endpoint, unsignable request, response too large
+ * resp is filled whenever something answered (free with host_aws_resp_free).
  */
 int host_aws_send(const host_aws_call *call, host_aws_resp *resp, char *err,
                   size_t errlen);
 void host_aws_resp_free(host_aws_resp *resp);
+
+/* 0 with any HTTP answer in resp (whatever its status); TQ_E_UNAVAILABLE
+ * when nothing answered (err says why, fail details it); TQ_E_INVALID
+ * when the body exceeded max_response (never buffered beyond it). */
+int host_aws_http(const host_aws_http_req *r, host_aws_resp *resp,
+                  host_aws_http_fail *fail, char *err, size_t errlen);
+
+/* "https://Host:443/" -> scheme "https", host "host" (lowercased, default
+ * port dropped, as AWS SDKs sign it).  TQ_E_INVALID for anything but
+ * http(s)://authority[/]. */
+int host_aws_parse_endpoint(const char *endpoint, char *scheme,
+                            size_t schemelen, char *host, size_t hostlen);
 
 /* Pull <Code>/<Message> (XML) or __type/message (JSON) out of an AWS error
  * body.  Copies into code/msg (possibly empty). */
@@ -173,6 +213,14 @@ void host_aws_parse_error(const char *body, size_t len, char *code,
 
 /* ----------------------------------------------------------------- S3 */
 
+/* What went wrong, for the log (msg: names bucket, key, endpoint) and for
+ * a client (code and status only: "NoSuchBucket", 404). */
+typedef struct host_aws_err {
+    char msg[1024];
+    char code[96];  /* AWS error code, "" when none */
+    long status;    /* HTTP status, 0 when nothing answered */
+} host_aws_err;
+
 typedef struct host_s3_conf {
     const char *bucket;
     const char *region;        /* NULL: host_aws_region() */
@@ -180,18 +228,19 @@ typedef struct host_s3_conf {
     bool path_style;           /* endpoint/bucket/key instead of bucket.endpoint/key */
 } host_s3_conf;
 
+/* Results as host_aws_send(), except that a missing bucket (NoSuchBucket)
+ * is TQ_E_IO: the operator's mistake, not a missing object. */
 int host_s3_put(const host_s3_conf *s, const char *key, const void *data,
-                size_t len, const char *content_type, char *err,
-                size_t errlen);
+                size_t len, const char *content_type, host_aws_err *e);
 /* *data malloc'd (caller frees), at most max bytes (TQ_E_INVALID beyond). */
 int host_s3_get(const host_s3_conf *s, const char *key, size_t max,
-                void **data, size_t *len, char *err, size_t errlen);
+                void **data, size_t *len, host_aws_err *e);
 /* Deleting an absent key succeeds, as in S3. */
-int host_s3_delete(const host_s3_conf *s, const char *key, char *err,
-                   size_t errlen);
-/* A pre-signed GET URL valid ttl_s seconds from now; *url malloc'd. */
+int host_s3_delete(const host_s3_conf *s, const char *key, host_aws_err *e);
+/* A pre-signed GET URL valid ttl_s seconds from now (never beyond the
+ * signing credentials' expiry); *url malloc'd. */
 int host_s3_presign_get(const host_s3_conf *s, const char *key, int ttl_s,
-                        time_t now, char **url, char *err, size_t errlen);
+                        time_t now, char **url, host_aws_err *e);
 
 /* ------------------------------------------------------ Secrets Manager */
 
@@ -200,5 +249,7 @@ int host_s3_presign_get(const host_s3_conf *s, const char *key, int ttl_s,
  * public one for the region (AWS_ENDPOINT_URL_SECRETS_MANAGER overrides). */
 int host_secrets_get(const char *secret_id, const char *endpoint,
                      char **value, char *err, size_t errlen);
+/* Drop (and wipe) the cached secrets. */
+void host_secrets_forget(void);
 
 #endif

@@ -602,7 +602,7 @@ static int resolve_one(ctx *x, const ynode *where, const char *path,
 
     host_config_resolver fn = resolver_find(scheme, slen);
     if (!fn) {
-        char known[256] = "env, file";
+        char known[MAX_RESOLVERS * 40 + 16] = "env, file";
         for (int i = 0; i < MAX_RESOLVERS; i++)
             if (resolvers[i].fn) {
                 size_t k = strlen(known);

@@ -196,15 +196,8 @@ static json_t *api_config(tq_plugin *p)
 static void api_vlog(tq_plugin *p, tq_req *req, int level, const char *fmt,
                      va_list ap)
 {
-    if (level < host_log_level)
-        return;
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    if (req && req->request_id[0])
-        host_log(level, "%s: [%s] %s", p ? p->name : "?", req->request_id,
-                 msg);
-    else
-        host_log(level, "%s: %s", p ? p->name : "?", msg);
+    host_logv(level, p ? p->name : NULL,
+              req && req->request_id[0] ? req->request_id : NULL, fmt, ap);
 }
 
 /* -------------------------------------------------------------- input */
@@ -781,4 +774,9 @@ const tq_api host_api = {
     .res_json = host_res_json,
     .emit = host_emit,
     .events_list = host_events_list,
+    .store_put = host_store_put,
+    .store_get = host_store_get,
+    .store_delete = host_store_delete,
+    .store_url = host_store_url,
+    .store_error = host_store_error,
 };

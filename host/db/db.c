@@ -62,7 +62,7 @@ struct host_db {
     PGconn *conn;
     char *url;
     int timeout_ms;
-    long long last_try_ms;  /* last connect attempt */
+    long long failed_ms;    /* last failed connect attempt, 0: none */
     unsigned generation;    /* successful connects so far */
     bool in_tx;             /* BEGIN sent, no COMMIT/ROLLBACK yet */
     int nstmts, next_id;
@@ -81,12 +81,24 @@ long long host_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* libpq's messages span lines ("...\n\tThis probably means ..."): keep
+ * one line, for logs and for tests that look for a phrase. */
 static void set_err(host_db *db, const char *msg)
 {
-    snprintf(db->err, sizeof db->err, "%s", msg ? msg : "unknown error");
-    size_t n = strlen(db->err);
-    while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
-        db->err[--n] = '\0';
+    size_t j = 0;
+    bool space = false;
+    for (const char *p = msg ? msg : "unknown error";
+         *p && j + 1 < sizeof db->err; p++) {
+        if (*p == '\n' || *p == '\t' || *p == ' ') {
+            space = j > 0;
+            continue;
+        }
+        if (space && j + 2 < sizeof db->err)
+            db->err[j++] = ' ';
+        space = false;
+        db->err[j++] = *p;
+    }
+    db->err[j] = '\0';
 }
 
 /* ------------------------------------------------------------ notices */
@@ -149,17 +161,40 @@ static void log_outage(host_db *db)
                  db->err, RECONNECT_EVERY_MS);
 }
 
+const char *host_rc_name(int rc)
+{
+    switch (rc) {
+    case TQ_ERR: return "TQ_ERR";
+    case TQ_E_NOMEM: return "TQ_E_NOMEM";
+    case TQ_E_UNAVAILABLE: return "TQ_E_UNAVAILABLE";
+    case TQ_E_UNIQUE: return "TQ_E_UNIQUE";
+    case TQ_E_FOREIGN_KEY: return "TQ_E_FOREIGN_KEY";
+    case TQ_E_CHECK: return "TQ_E_CHECK";
+    case TQ_E_RETRY: return "TQ_E_RETRY";
+    case TQ_E_INVALID: return "TQ_E_INVALID";
+    case TQ_E_QUERY: return "TQ_E_QUERY";
+    case TQ_E_STATE: return "TQ_E_STATE";
+    case TQ_E_EXISTS: return "TQ_E_EXISTS";
+    case TQ_E_NOTFOUND: return "TQ_E_NOTFOUND";
+    case TQ_E_IO: return "TQ_E_IO";
+    default: return "an unknown code";
+    }
+}
+
 /* --------------------------------------------------------- connection */
 
 PGconn *host_db_connect(const char *url, const char *app,
                         int statement_timeout_ms, char *err, size_t errlen)
 {
     /* Our defaults come before dbname so that settings in the URL win. */
+    /* Over TCP, a peer that vanished is noticed within ~25 s (keepalives
+     * while waiting for an answer, tcp_user_timeout while our data goes
+     * unacknowledged), below the default 30 s request timeout. */
     const char *keys[] = {"connect_timeout", "application_name",
                           "keepalives", "keepalives_idle",
                           "keepalives_interval", "keepalives_count",
-                          "dbname", NULL};
-    const char *vals[] = {"2", app, "1", "30", "10", "3", url, NULL};
+                          "tcp_user_timeout", "dbname", NULL};
+    const char *vals[] = {"2", app, "1", "10", "5", "3", "15000", url, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
         snprintf(err, errlen, "out of memory creating a database connection");
@@ -214,15 +249,16 @@ static bool db_connect(host_db *db)
 {
     bool had = db->conn != NULL;
     drop_conn(db);
-    db->last_try_ms = host_now_ms();
     char err[sizeof db->err];
     db->conn = host_db_connect(db->url, "tasqlyd", db->timeout_ms, err,
                                sizeof err);
     if (!db->conn) {
         set_err(db, err);
+        db->failed_ms = host_now_ms();
         log_outage(db);
         return false;
     }
+    db->failed_ms = 0;
     db->generation++;
     if (had)
         atomic_fetch_add(&host_db_stats_g.reconnects, 1);
@@ -317,7 +353,9 @@ bool host_db_ok(host_db *db)
         set_err(db, PQerrorMessage(db->conn));
     if (db->in_tx)
         return false; /* that transaction is lost; wait for its rollback */
-    if (host_now_ms() - db->last_try_ms < RECONNECT_EVERY_MS)
+    /* The first attempt after losing a working connection is immediate;
+     * while attempts fail, one per RECONNECT_EVERY_MS. */
+    if (db->failed_ms && host_now_ms() - db->failed_ms < RECONNECT_EVERY_MS)
         return false;
     return db_connect(db);
 }
@@ -420,7 +458,13 @@ static void log_failure(host_db *db, int rc, const PGresult *pg,
     const char *st = pg ? PQresultErrorField(pg, PG_DIAG_SQLSTATE) : NULL;
     switch (rc) {
     case TQ_E_UNAVAILABLE:
-        log_outage(db);
+        if (PQstatus(db->conn) != CONNECTION_OK) {
+            log_outage(db);
+            break;
+        }
+        /* A live connection: statement_timeout or a server too busy. */
+        host_log(TQ_LOG_WARN, "query failed (SQLSTATE %s): %s; sql: %.300s",
+                 st ? st : "none", db->err, sql);
         break;
     case TQ_E_QUERY: /* a bug in some SQL: say which */
         host_log(TQ_LOG_ERROR, "query failed (SQLSTATE %s): %s; sql: %.300s",
@@ -489,7 +533,6 @@ int host_db_exec(host_db *db, host_arena *a, tq_res **out, const char *sql,
         if (rc == TQ_E_UNAVAILABLE && idle && !db->in_tx && attempt == 0 &&
             PQstatus(db->conn) != CONNECTION_OK) {
             PQclear(pg);
-            db->last_try_ms = 0;
             continue;
         }
         atomic_fetch_add(&host_db_stats_g.query_errors, 1);

@@ -18,6 +18,8 @@ PGconn *host_db_conn(host_db *db);
 unsigned host_db_generation(host_db *db);
 /* TQ_E_* for a failed PGresult (NULL: a client-side failure) on conn. */
 int host_db_map_error(PGconn *conn, const PGresult *r);
+/* "TQ_E_UNIQUE" for TQ_E_UNIQUE: for messages. */
+const char *host_rc_name(int rc);
 /* Route libpq notices into the JSON log instead of raw stderr lines. */
 void host_db_quiet_notices(PGconn *conn);
 /* Connect to url with the session settings every host connection uses

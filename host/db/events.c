@@ -334,26 +334,6 @@ static const host_subscription *find_sub(const char *plugin, const char *type)
     return NULL;
 }
 
-static const char *rc_name(int rc)
-{
-    switch (rc) {
-    case TQ_ERR: return "TQ_ERR";
-    case TQ_E_NOMEM: return "TQ_E_NOMEM";
-    case TQ_E_UNAVAILABLE: return "TQ_E_UNAVAILABLE";
-    case TQ_E_UNIQUE: return "TQ_E_UNIQUE";
-    case TQ_E_FOREIGN_KEY: return "TQ_E_FOREIGN_KEY";
-    case TQ_E_CHECK: return "TQ_E_CHECK";
-    case TQ_E_RETRY: return "TQ_E_RETRY";
-    case TQ_E_INVALID: return "TQ_E_INVALID";
-    case TQ_E_QUERY: return "TQ_E_QUERY";
-    case TQ_E_STATE: return "TQ_E_STATE";
-    case TQ_E_EXISTS: return "TQ_E_EXISTS";
-    case TQ_E_NOTFOUND: return "TQ_E_NOTFOUND";
-    case TQ_E_IO: return "TQ_E_IO";
-    default: return "an unknown code";
-    }
-}
-
 /* Seconds before attempt n+1 after n failures: 1, 2, 4 ... 600, each
  * drawn from [d/2, d] so that a burst of failures does not retry in step. */
 static double backoff_s(int failures, unsigned *seed)
@@ -444,7 +424,7 @@ static int deliver_one(host_db *db, unsigned *seed)
         }
         if (hrc != TQ_OK)
             snprintf(err, sizeof err, "handler returned %s (%d)%s%s",
-                     rc_name(hrc), hrc, ctx.db_error ? ": " : "",
+                     host_rc_name(hrc), hrc, ctx.db_error ? ": " : "",
                      ctx.db_error ? host_db_last_error(db) : "");
         json_decref(e.payload);
     }

@@ -104,7 +104,8 @@ static int run_job(host_db *db, host_job *j)
                    "UPDATE tasqly.jobs SET last_error = NULL WHERE name = $1",
                    1, p);
     } else {
-        snprintf(err, sizeof err, "job returned %d%s%s", jrc,
+        snprintf(err, sizeof err, "job returned %s (%d)%s%s",
+                 host_rc_name(jrc), jrc,
                  ctx.db_error ? ": " : "",
                  ctx.db_error ? host_db_last_error(db) : "");
         const char *fp[] = {j->name, err};
@@ -154,10 +155,11 @@ static void *jobs_main(void *arg)
             if (now >= next[i]) {
                 unsigned every = j->interval_s < JOB_CHECK_S ? j->interval_s
                                                              : JOB_CHECK_S;
-                /* When the database is down, check again in a second. */
-                next[i] = host_db_ok(db) && run_job(db, j) >= 0
-                              ? now + (long long)every * 1000
-                              : now + 1000;
+                /* While the database is away, look again in a second. */
+                int rc = host_db_ok(db) ? run_job(db, j) : TQ_E_UNAVAILABLE;
+                next[i] = now + (rc == TQ_E_UNAVAILABLE
+                                     ? 1000
+                                     : (long long)every * 1000);
             }
             if (next[i] < soonest)
                 soonest = next[i];

@@ -12,7 +12,8 @@
  */
 #include "groups_int.h"
 
-#include <stdlib.h>
+#include <tasqly/config.h>
+
 #include <string.h>
 
 grp_config grp_conf;
@@ -41,85 +42,26 @@ static const tq_route routes[] = {
 
 /* ------------------------------------------------------------ config */
 
-/*
- * An integer setting: a JSON integer, or a string of digits (what a
- * ${env:...} reference yields).  0, or logs what is wrong and the fix.
- */
-static int conf_int(json_t *conf, const char *key, int min, int max,
-                    int *out)
-{
-    json_t *v = json_object_get(conf, key);
-    long long x;
-    char *end = NULL;
-    if (!v)
-        return 0;
-    if (json_is_integer(v)) {
-        x = json_integer_value(v);
-    } else if (json_is_string(v) && *json_string_value(v)) {
-        x = strtoll(json_string_value(v), &end, 10);
-        if (*end)
-            goto bad;
-    } else {
-        goto bad;
-    }
-    if (x < min || x > max)
-        goto bad;
-    *out = (int)x;
-    return 0;
-bad:;
-    char *text = json_dumps(v, JSON_ENCODE_ANY);
-    tq_log(NULL, TQ_LOG_ERROR,
-           "tasqly.yaml: plugins[groups].config.%s: expected an integer "
-           "from %d to %d, got %s",
-           key, min, max, text ? text : "?");
-    free(text);
-    return TQ_E_INVALID;
-}
-
 static int load_config(void)
 {
-    static const char *const known[] = {"default_currency",
-                                        "invite_ttl_hours",
-                                        "invite_max_uses", NULL};
-    json_t *conf = tq_config();
-    const char *key;
-    json_t *v;
-
-    json_object_foreach(conf, key, v) {
-        int ok = 0;
-        for (int i = 0; known[i]; i++)
-            ok |= strcmp(key, known[i]) == 0;
-        if (!ok) {
-            tq_log(NULL, TQ_LOG_ERROR,
-                   "tasqly.yaml: plugins[groups].config.%s: unknown "
-                   "setting; the groups plugin knows default_currency, "
-                   "invite_ttl_hours and invite_max_uses",
-                   key);
-            return TQ_E_INVALID;
-        }
-    }
-
-    grp_conf = (grp_config){.default_currency = "USD",
-                            .invite_ttl_hours = 168,
-                            .invite_max_uses = 1};
-    v = json_object_get(conf, "default_currency");
-    if (v) {
-        if (!json_is_string(v) || !grp_currency_valid(json_string_value(v))) {
-            char *text = json_dumps(v, JSON_ENCODE_ANY);
-            tq_log(NULL, TQ_LOG_ERROR,
-                   "tasqly.yaml: plugins[groups].config.default_currency: "
-                   "expected an ISO 4217 code such as \"EUR\", got %s",
-                   text ? text : "?");
-            free(text);
-            return TQ_E_INVALID;
-        }
-        memcpy(grp_conf.default_currency, json_string_value(v), 4);
-    }
-    int rc = conf_int(conf, "invite_ttl_hours", 1, 8760,
-                      &grp_conf.invite_ttl_hours);
-    if (rc == 0)
-        rc = conf_int(conf, "invite_max_uses", 1, 1000,
-                      &grp_conf.invite_max_uses);
+    static const char *const keys[] = {"default_currency", "invite_ttl_hours",
+                                       "invite_max_uses", NULL};
+    const char *currency = "USD";
+    grp_conf = (grp_config){.invite_ttl_hours = 168, .invite_max_uses = 1};
+    int rc = tq_conf_known(keys);
+    if (rc == TQ_OK)
+        rc = tq_conf_str("default_currency", 1, 16, &currency);
+    if (rc == TQ_OK && !grp_currency_valid(currency))
+        rc = tq_conf_reject("default_currency",
+                            "an ISO 4217 currency code such as \"EUR\"");
+    if (rc == TQ_OK)
+        rc = tq_conf_int("invite_ttl_hours", 1, 8760,
+                         &grp_conf.invite_ttl_hours);
+    if (rc == TQ_OK)
+        rc = tq_conf_int("invite_max_uses", 1, 1000,
+                         &grp_conf.invite_max_uses);
+    if (rc == TQ_OK)
+        memcpy(grp_conf.default_currency, currency, 4);
     return rc;
 }
 

@@ -57,7 +57,7 @@ int grp_h_invite_create(tq_req *req)
                    "getrandom() failed: %s; invites need the kernel's "
                    "random source",
                    strerror(errno));
-            return tq_fail(req, TQ_E_IO);
+            return tq_fail(req, TQ_ERR);
         }
         grp_code_normalize(code, canon);
         int rc = tq_sql(req, &res,

@@ -18,6 +18,10 @@ int tsk_h_activity(tq_req *req)
     if (st || (st = tq_page(req, &limit, &cursor)))
         return st;
     int rc = tq_events_list(req, gid, limit, cursor, &out);
+    if (rc == TQ_E_INVALID) /* gid is a checked UUID: the cursor is bad */
+        return tq_error(req, 400, "validation_failed", "cursor",
+                        "cursor is not one this feed gave; start again "
+                        "without it");
     if (rc)
         return tq_fail(req, rc);
     return tq_json(req, 200, out);

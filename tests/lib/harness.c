@@ -33,8 +33,8 @@ struct tqt_host {
     int port;
     char database[64];
     char db_url[512];
-    char manifest[512];
-    char log[512];
+    char manifest[600];
+    char log[600];
     char dir[512];
     char base[64];
     PGconn *pg;

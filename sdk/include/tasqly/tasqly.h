@@ -214,6 +214,35 @@ struct tq_api {
      * subject_id, at, summary}], "next_cursor"}.  New reference in *out. */
     int (*events_list)(tq_req *req, const char *group_id, int limit,
                        const char *cursor, json_t **out);
+
+    /* Object store (appended): bytes too big for PostgreSQL.  The host
+     * owns the store, chosen in the manifest (storage.kind): "fs" files
+     * under paths.var, or "s3", a private bucket.  Keys are relative
+     * paths of [A-Za-z0-9._-] segments ("media/<group>/<uuid>"), at most
+     * 512 bytes, no ".." and no empty segment (else TQ_E_INVALID).
+     * Results: TQ_OK; TQ_E_NOTFOUND (no such object); TQ_E_UNAVAILABLE
+     * (the store cannot be reached: answer 503); TQ_E_IO (the store
+     * answered an error, e.g. a missing bucket or denied access: answer
+     * 502); TQ_E_INVALID; TQ_E_NOMEM.  The calls block for the store's
+     * round trip (S3 retries with backoff within the host's limits); they
+     * are not part of the request's database transaction. */
+    int (*store_put)(tq_req *req, const char *key, const void *data,
+                     size_t len, const char *content_type);
+    /* *data: at most max bytes, in request memory (TQ_E_INVALID beyond). */
+    int (*store_get)(tq_req *req, const char *key, size_t max,
+                     const void **data, size_t *len);
+    /* Deleting an absent object succeeds. */
+    int (*store_delete)(tq_req *req, const char *key);
+    /* A URL a client may GET the object from without a token, valid
+     * ttl_s seconds (<= 0: the configured default, 15 min), and its
+     * expiry as RFC 3339 UTC; both request memory.  *url is NULL when the
+     * store has no such URLs (fs): serve the bytes with tq_store_get(). */
+    int (*store_url)(tq_req *req, const char *key, int ttl_s,
+                     const char **url, const char **expires_at);
+    /* The last store failure of this request in a sentence fit for a
+     * client ("the object store answered 403 AccessDenied"); "" when
+     * none.  Borrowed.  The full detail is in the host's log. */
+    const char *(*store_error)(tq_req *req);
 };
 typedef struct tq_api tq_api;
 
@@ -402,6 +431,20 @@ TQ_INL int tq_emit(tq_req *r, const char *type, const char *gid,
 TQ_INL int tq_events_list(tq_req *r, const char *gid, int limit,
                           const char *cursor, json_t **out)
 { return tq__api->events_list(r, gid, limit, cursor, out); }
+
+TQ_INL int tq_store_put(tq_req *r, const char *key, const void *data,
+                        size_t len, const char *content_type)
+{ return tq__api->store_put(r, key, data, len, content_type); }
+TQ_INL int tq_store_get(tq_req *r, const char *key, size_t max,
+                        const void **data, size_t *len)
+{ return tq__api->store_get(r, key, max, data, len); }
+TQ_INL int tq_store_delete(tq_req *r, const char *key)
+{ return tq__api->store_delete(r, key); }
+TQ_INL int tq_store_url(tq_req *r, const char *key, int ttl_s,
+                        const char **url, const char **expires_at)
+{ return tq__api->store_url(r, key, ttl_s, url, expires_at); }
+TQ_INL const char *tq_store_error(tq_req *r)
+{ return tq__api->store_error(r); }
 
 #ifdef __cplusplus
 }

@@ -109,7 +109,7 @@ static void test_params_and_auth(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(tqt_str(&r, "id"), "a b");
     assert_string_equal(tqt_str(&r, "q"), "x&y");
-    assert_null(json_object_get(r.json, "user_id"));
+    assert_true(json_is_null(json_object_get(r.json, "user_id")));
     tqt_resp_free(&r);
 
     r = tqt_req(H, "GET", "/v1/fx/good/1", NULL, NULL);

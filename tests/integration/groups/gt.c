@@ -1,7 +1,6 @@
 /*
  * gt.c - see gt.h.
  */
-#define _GNU_SOURCE
 #include "gt.h"
 
 #include <stdio.h>

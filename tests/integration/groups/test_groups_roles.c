@@ -7,7 +7,6 @@
  * The expected statuses are written here independently of rules.c, so a
  * change of the rules has to change this file and the README together.
  */
-#define _GNU_SOURCE
 #include "gt.h"
 
 #include <pthread.h>

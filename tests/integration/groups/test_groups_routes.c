@@ -3,9 +3,9 @@
  * shapes, defaults, validation, listing with cursors, deletion, the 404
  * every non-member gets on every group route, and the plugin's config.
  */
-#define _GNU_SOURCE
 #include "gt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,7 +456,7 @@ static void config_sets_defaults(void **state)
                                   "    config:\n"
                                   "      default_currency: EUR\n"
                                   "      invite_ttl_hours: 2\n"
-                                  "      invite_max_uses: 3\n"};
+                                  "      invite_max_uses: \"3\"\n"};
     tqt_host *h = tqt_start("groups_config", &o);
     tqt_user u = tqt_register(h, "Conf");
     tqt_resp r = tqt_req(h, "POST", "/v1/groups", u.token,
@@ -483,10 +483,19 @@ static void bad_config_stops_start_up(void **state)
     static const struct {
         const char *yaml, *needle;
     } cases[] = {
-        {"      colour: blue\n", "plugins[groups].config.colour"},
-        {"      default_currency: euro\n", "default_currency"},
-        {"      invite_ttl_hours: 0\n", "invite_ttl_hours"},
-        {"      invite_max_uses: many\n", "invite_max_uses"},
+        {"      colour: blue\n", "config.colour: unknown setting"},
+        {"      default_currency: euro\n",
+         "config.default_currency: expected an ISO 4217 currency code such "
+         "as"},
+        {"      default_currency: 978\n",
+         "config.default_currency: expected a string of 1 to 16 bytes, got "
+         "978"},
+        {"      default_currency: XYZ\n",
+         "config.default_currency: expected an ISO 4217"},
+        {"      invite_ttl_hours: 0\n",
+         "config.invite_ttl_hours: expected an integer from 1 to 8760, got 0"},
+        {"      invite_max_uses: many\n",
+         "config.invite_max_uses: expected an integer from 1 to 1000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char yaml[256];

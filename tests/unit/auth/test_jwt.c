@@ -110,8 +110,19 @@ static void key_refuses_short_secret_and_bad_kid(void **state)
     assert_int_equal(host_jwt_key_init(&k, "k1", secret1, 31), TQ_ERR);
     assert_int_equal(host_jwt_key_init(&k, "", secret1, 32), TQ_ERR);
     assert_int_equal(host_jwt_key_init(&k, "k\"1", secret1, 32), TQ_ERR);
-    assert_int_equal(host_jwt_key_init(&k, "0123456789012345678901234567890123",
+    assert_int_equal(host_jwt_key_init(&k, "0123456789012345678901234567890123"
+                                       "4567890123456789012345678901234",
                                        secret1, 32), TQ_ERR);
+    /* The longest kid fits, and its tokens verify. */
+    char tok[HOST_JWT_MAX], sub[37];
+    assert_int_equal(host_jwt_key_init(&k, "0123456789012345678901234567890123"
+                                       "456789012345678901234567890123",
+                                       secret1, 32), TQ_OK);
+    assert_int_equal(host_jwt_sign(&k, uid, T0, T0 + TTL, tok, sizeof tok),
+                     TQ_OK);
+    const host_jwt_key *const one[] = {&k};
+    assert_int_equal(host_jwt_verify(one, 1, tok, strlen(tok), T0, sub),
+                     HOST_JWT_OK);
     host_jwt_key_free(&k); /* harmless on a key that never got ready */
 }
 

@@ -155,11 +155,43 @@ RESERVED = {"host", "x-amz-date", "x-amz-content-sha256",
             "x-amz-security-token", "authorization"}
 
 
+TALLY = {}
+
+
+def tally(case):
+    """Count what the generated cases exercised, so a generator that
+    stopped producing something is seen in the output."""
+    def bump(k):
+        TALLY[k] = TALLY.get(k, 0) + 1
+    bump(case["mode"] + ("-s3" if case["s3"] else "-generic"))
+    if case.get("token"):
+        bump("session-token")
+    text = case["path"] + "".join(k + v for k, v in case["query"])
+    if any(ord(ch) > 127 for ch in text):
+        bump("unicode")
+    if " " in text or "+" in text or "~" in text:
+        bump("space-plus-tilde")
+    names = [k for k, _ in case["query"]]
+    if len(names) != len(set(names)):
+        bump("repeated-query-name")
+    if any(v == "" for _, v in case["query"]):
+        bump("empty-query-value")
+    hn = [k.lower() for k, _ in case["headers"]]
+    if len(hn) != len(set(hn)):
+        bump("repeated-header")
+    if "/./" in case["path"] or "/../" in case["path"] or "//" in case["path"]:
+        bump("dot-or-empty-segment")
+    if case.get("path_is_encoded"):
+        bump("wire-path")
+
+
 class Failures:
     def __init__(self):
         self.n = 0
 
     def check(self, what, case, ours, theirs, extra=""):
+        if what in ("ok", "sign ok", "presign ok"):
+            tally(case)
         if ours == theirs:
             return True
         self.n += 1
@@ -326,9 +358,10 @@ def signer_case(rng, signer, fails):
     used = set()
     for _ in range(rng.choice([0, 0, 1, 2, 3, 5])):
         k = word(rng, 1, 8).replace("\t", "x")
-        if presign or rng.random() < 0.8:
-            if k in used or k.startswith("X-Amz-"):
-                continue
+        if params and not presign and rng.random() < 0.25:
+            k = params[0][0]  # a repeated name: sorted by value too
+        elif k in used or k.startswith("X-Amz-"):
+            continue
         used.add(k)
         v = "" if rng.random() < 0.2 else word(rng, 0, 12).replace("\t", "x")
         params.append((k, v))
@@ -423,6 +456,7 @@ def main():
     signer.close()
     print("botocore %s, seed %d: %d S3 client cases, %d signer cases"
           % (botocore.__version__, seed, kinds["client"], kinds["signer"]))
+    print("exercised: " + ", ".join("%s %d" % kv for kv in sorted(TALLY.items())))
     print("%d passed, %d failed" % (cases - failed, failed))
     return 1 if failed else 0
 
