@@ -130,7 +130,6 @@ typedef struct host_auth_state {
     sem_t hash_slots;              /* bounds concurrent scrypt runs */
     int hash_concurrency;
     int hash_wait_ms;              /* for a slot, then 503 */
-    bool trust_proxy;
     /* Rate limits: failures (login) or requests (reset) per window. */
     int login_fail_per_email, login_fail_per_addr, login_window_s;
     int reset_per_email, reset_window_s;

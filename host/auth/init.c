@@ -299,7 +299,6 @@ int host_auth_init(const host_config *c)
                     366 * 86400))
         goto fail;
 
-    a->trust_proxy = c->trust_proxy;
     a->login_fail_per_email =
         c->login_fail_per_email > 0 ? c->login_fail_per_email : 5;
     a->login_fail_per_addr =

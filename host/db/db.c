@@ -65,6 +65,7 @@ struct host_db {
     long long failed_ms;    /* last failed connect attempt, 0: none */
     unsigned generation;    /* successful connects so far */
     bool in_tx;             /* BEGIN sent, no COMMIT/ROLLBACK yet */
+    bool dealloc_pending;   /* forgotten statements still on the server */
     int nstmts, next_id;
     stmt *slots;            /* STMT_SLOTS */
     tq_res *results;
@@ -243,6 +244,24 @@ static void drop_conn(host_db *db)
         PQfinish(db->conn);
     db->conn = NULL;
     cache_reset(db); /* prepared statements died with the session */
+    db->dealloc_pending = false;
+}
+
+/*
+ * The server no longer has a statement we prepared (26000: DEALLOCATE ALL,
+ * a pooler that moved us to another backend) or cannot reuse it (0A000
+ * "cached plan must not change result type": a migration changed a table
+ * under "SELECT *").  Forget the whole cache: names are never reused, so
+ * re-preparing is safe at once, and the old statements are deallocated at
+ * the next moment outside a transaction.
+ */
+static bool stale_statement(const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    return st && (strcmp(st, "26000") == 0 ||
+                  (strcmp(st, "0A000") == 0 && msg &&
+                   strstr(msg, "cached plan must not change result type")));
 }
 
 static bool db_connect(host_db *db)
@@ -502,6 +521,11 @@ int host_db_exec(host_db *db, host_arena *a, tq_res **out, const char *sql,
             atomic_fetch_add(&host_db_stats_g.query_errors, 1);
             return TQ_E_STATE;
         }
+        if (db->dealloc_pending && idle) {
+            cache_reset(db); /* what was prepared since goes too */
+            PQclear(PQexec(db->conn, "DEALLOCATE ALL"));
+            db->dealloc_pending = false;
+        }
         PGresult *pg = run(db, sql, n, params);
         ExecStatusType st = PQresultStatus(pg);
         if (pg && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ||
@@ -527,6 +551,15 @@ int host_db_exec(host_db *db, host_arena *a, tq_res **out, const char *sql,
             set_err(db, PQresultErrorMessage(pg));
         }
         int rc = host_db_map_error(db->conn, pg);
+        if (stale_statement(pg)) {
+            cache_reset(db);
+            db->dealloc_pending = true;
+            if (idle && attempt == 0) {
+                PQclear(pg);
+                continue; /* nothing else ran: just prepare again */
+            }
+            rc = TQ_E_RETRY; /* the host reruns the handler, which works */
+        }
         /* Lost the server between statements (restart, failover, idle
          * timeout): outside a transaction nothing is lost, so reconnect
          * and run the statement once more. */

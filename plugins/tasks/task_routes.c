@@ -168,6 +168,25 @@ int tsk_h_create(tq_req *req)
 static const char sql_list[] = LIST_SQL("");
 static const char sql_list_assignee[] = LIST_SQL(" AND assignee_id = $9");
 
+/* TSK_COLS, in its order, as JSON members: raw cells are JSON already
+ * (integers, jsonb), the others strings or null.  The first prefix opens
+ * a row and separates it from the previous one; on the first row its
+ * comma is skipped.  test_tasks_api checks that a listed task equals the
+ * same task from GET (tq_row_json). */
+static const struct {
+    const char *prefix;
+    bool raw;
+} task_cols[] = {
+    {",{\"id\":", false},          {",\"group_id\":", false},
+    {",\"title\":", false},        {",\"description\":", false},
+    {",\"status\":", false},       {",\"assignee_id\":", false},
+    {",\"created_by\":", false},   {",\"due_at\":", false},
+    {",\"recurrence\":", true},    {",\"version\":", true},
+    {",\"created_at\":", false},   {",\"updated_at\":", false},
+    {",\"completed_at\":", false}, {",\"completed_by\":", false},
+};
+enum { TASK_NCOLS = sizeof task_cols / sizeof *task_cols };
+
 int tsk_h_list(tq_req *req)
 {
     const char *gid, *cursor;
@@ -197,14 +216,14 @@ int tsk_h_list(tq_req *req)
                         assignee);
 
     char *before = NULL;
-    const char *b = tq_query(req, "due_before");
-    if (b) {
-        if (!tsk_rfc3339_ok(b))
+    const char *db = tq_query(req, "due_before");
+    if (db) {
+        if (!tsk_rfc3339_ok(db))
             return tq_error(req, 400, "validation_failed", "due_before",
                             "due_before must be an RFC 3339 date-time such "
                             "as 2026-12-04T15:00:00Z, got \"%.40s\"",
-                            b);
-        before = tq_printf(req, "%s", b);
+                            db);
+        before = tq_printf(req, "%s", db);
         char *sp = strchr(before, ' '); /* a '+' that decoded as a space */
         if (sp)
             *sp = '+';
@@ -230,35 +249,42 @@ int tsk_h_list(tq_req *req)
     if (rc)
         return tq_fail(req, rc);
 
+    /* The page is written as text straight from the cells (see jsonw.c
+     * for why); the shape is exactly what tq_row_json gives elsewhere. */
     int n = tq_rows(res);
     int shown = n > limit ? limit : n;
-    json_t *items = json_array();
-    json_t *body = json_pack("{s:o}", "items", items);
-    if (!items || !body) {
-        json_decref(body);
-        return tq_fail(req, TQ_E_NOMEM);
-    }
+    tsk_buf b = {0};
+    tsk_buf_cstr(&b, "{\"items\":[");
     for (int i = 0; i < shown; i++) {
-        json_t *row = tq_row_json(res, i);
-        if (!row || json_array_append_new(items, row)) {
-            json_decref(body);
-            return tq_fail(req, TQ_E_NOMEM);
+        for (int c = 0; c < TASK_NCOLS; c++) {
+            tsk_buf_cstr(&b, task_cols[c].prefix + (c == 0 && i == 0));
+            if (task_cols[c].raw)
+                tsk_buf_cstr(&b, tq_get(res, i, c) ? tq_get(res, i, c)
+                                                   : "null");
+            else
+                tsk_buf_jstr(&b, tq_get(res, i, c));
         }
-        json_object_del(row, "sort_rank");
-        json_object_del(row, "sort_key");
+        tsk_buf_raw(&b, "}", 1);
     }
-    json_t *next = json_null();
+    tsk_buf_cstr(&b, "],\"next_cursor\":");
     if (n > limit) {
         char c[TSK_CURSOR_LEN];
         int last = limit - 1;
-        tsk_cursor_task(c, atoi(tq_get(res, last, tq_col(res, "sort_rank"))),
-                        strtoll(tq_get(res, last, tq_col(res, "sort_key")),
-                                NULL, 10),
-                        tq_get(res, last, tq_col(res, "id")));
-        next = json_string(c);
+        tsk_cursor_task(c, atoi(tq_get(res, last, TASK_NCOLS)),
+                        strtoll(tq_get(res, last, TASK_NCOLS + 1), NULL, 10),
+                        tq_get(res, last, 0));
+        tsk_buf_jstr(&b, c);
+    } else {
+        tsk_buf_cstr(&b, "null");
     }
-    json_object_set_new(body, "next_cursor", next);
-    return tq_json(req, 200, body);
+    tsk_buf_raw(&b, "}", 1);
+    if (b.oom) {
+        tsk_buf_free(&b);
+        return tq_fail(req, TQ_E_NOMEM);
+    }
+    st = tq_json_text(req, 200, b.p, b.n);
+    tsk_buf_free(&b);
+    return st;
 }
 
 /* --------------------------------------------------------------- get */

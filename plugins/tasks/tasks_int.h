@@ -17,6 +17,7 @@
  *   cursor.c       keyset cursors, encoded opaquely (pure C)
  *   recurrence.c   recurrence validation and rotation order (pure C)
  *   params.c       If-Match, RFC 3339 and UUID checks (pure C)
+ *   jsonw.c        a JSON text writer for the list's hot path (pure C)
  *
  * The pure-C files use jansson and libc only, so the unit tests compile
  * them without a host.
@@ -121,6 +122,19 @@ bool tsk_cursor_task_parse(const char *s, int *rank, long long *key,
 /* Comments sort by their insertion sequence. */
 void tsk_cursor_seq(char out[TSK_CURSOR_LEN], long long seq);
 bool tsk_cursor_seq_parse(const char *s, long long *seq);
+
+/* A growing JSON text (jsonw.c); zero-initialise, free with
+ * tsk_buf_free().  oom is set, and writes stop, when memory ran out. */
+typedef struct tsk_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} tsk_buf;
+void tsk_buf_raw(tsk_buf *b, const char *s, size_t n);
+void tsk_buf_cstr(tsk_buf *b, const char *s);
+/* s as a JSON string (escaped), or null when s is NULL. */
+void tsk_buf_jstr(tsk_buf *b, const char *s);
+void tsk_buf_free(tsk_buf *b);
 
 /* ----------------------------------------------------- shared by routes */
 

@@ -203,6 +203,41 @@ static void test_prepare_reuse(void **state)
     host_db_clear_results(db);
 }
 
+static void test_stale_statements_heal(void **state)
+{
+    host_db *db = *state;
+    PGconn *c = admin(dbname);
+    admin_exec(c, "CREATE TABLE shape (a int); INSERT INTO shape VALUES (1)");
+    const char *sql = "SELECT * FROM shape";
+    tq_res *r;
+    assert_int_equal(host_db_exec(db, NULL, &r, sql, 0, NULL), TQ_OK);
+    assert_int_equal(host_res_cols(r), 1);
+    /* A migration elsewhere changes the table under "SELECT *". */
+    admin_exec(c, "ALTER TABLE shape ADD COLUMN b int DEFAULT 2");
+    assert_int_equal(host_db_exec(db, NULL, &r, sql, 0, NULL), TQ_OK);
+    assert_int_equal(host_res_cols(r), 2);
+    /* Inside a transaction it cannot be hidden: RETRY, so the host reruns
+     * the handler, and the rerun works. */
+    admin_exec(c, "ALTER TABLE shape ADD COLUMN c int DEFAULT 3");
+    assert_int_equal(host_db_begin(db), TQ_OK);
+    assert_int_equal(host_db_exec(db, NULL, &r, sql, 0, NULL), TQ_E_RETRY);
+    assert_int_equal(host_db_rollback(db), TQ_OK);
+    assert_int_equal(host_db_begin(db), TQ_OK);
+    assert_int_equal(host_db_exec(db, NULL, &r, sql, 0, NULL), TQ_OK);
+    assert_int_equal(host_res_cols(r), 3);
+    assert_int_equal(host_db_commit(db), TQ_OK);
+    /* Statements gone from the server (a pooler, DEALLOCATE ALL). */
+    assert_int_equal(host_db_exec(db, NULL, NULL, "DEALLOCATE ALL", 0, NULL),
+                     TQ_OK);
+    assert_int_equal(host_db_exec(db, NULL, &r, sql, 0, NULL), TQ_OK);
+    assert_int_equal(host_res_cols(r), 3);
+    /* One live copy on the server, not one per reset. */
+    assert_int_equal(prepared_count(db, sql), 1);
+    admin_exec(c, "DROP TABLE shape");
+    PQfinish(c);
+    host_db_clear_results(db);
+}
+
 static void test_wrong_param_count_is_a_bug_not_an_outage(void **state)
 {
     host_db *db = *state;
@@ -592,6 +627,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_wrong_param_count_is_a_bug_not_an_outage, db_setup,
             db_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_statements_heal, db_setup,
+                                        db_teardown),
         cmocka_unit_test_setup_teardown(test_row_json_types, db_setup,
                                         db_teardown),
         cmocka_unit_test_setup_teardown(test_error_mapping, db_setup,

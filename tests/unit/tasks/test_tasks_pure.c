@@ -330,6 +330,49 @@ static void rotation_order(void **state)
     json_decref(empty);
 }
 
+/* ------------------------------------------------------- JSON writer */
+
+static void json_writer(void **state)
+{
+    (void)state;
+    tsk_buf b = {0};
+    tsk_buf_cstr(&b, "[");
+    tsk_buf_jstr(&b, "plain");
+    tsk_buf_cstr(&b, ",");
+    tsk_buf_jstr(&b, NULL);
+    tsk_buf_cstr(&b, ",");
+    tsk_buf_jstr(&b, "q\"b\\n\nt\tr\rb\bf\f\x01\x1f\x7f caf\xc3\xa9 \xe2\x80\xa8");
+    tsk_buf_cstr(&b, ",");
+    tsk_buf_jstr(&b, "");
+    tsk_buf_cstr(&b, "]");
+    assert_false(b.oom);
+    tsk_buf_raw(&b, "", 1); /* NUL for the string compare below */
+    assert_string_equal(b.p,
+                        "[\"plain\",null,\"q\\\"b\\\\n\\nt\\tr\\rb\\bf\\f"
+                        "\\u0001\\u001f\x7f caf\xc3\xa9 \xe2\x80\xa8\",\"\"]");
+    tsk_buf_free(&b);
+    assert_null(b.p);
+
+    /* Every ASCII byte from 1 to 127 round-trips
+     * through a real parser, and the buffer grows past its first 1 KiB. */
+    char s[128 * 40 + 1];
+    size_t k = 0;
+    for (int rep = 0; rep < 40; rep++)
+        for (int c = 1; c < 128; c++)
+            s[k++] = (char)c;
+    s[k] = '\0';
+    tsk_buf_jstr(&b, s);
+    assert_false(b.oom);
+    assert_true(b.cap >= b.n && b.n > 1024);
+    json_error_t je;
+    json_t *v = json_loadb(b.p, b.n, JSON_DECODE_ANY, &je);
+    if (!v)
+        fail_msg("writer output does not parse: %s", je.text);
+    assert_string_equal(json_string_value(v), s);
+    json_decref(v);
+    tsk_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +386,7 @@ int main(void)
         cmocka_unit_test(recurrence_valid),
         cmocka_unit_test(recurrence_refused),
         cmocka_unit_test(rotation_order),
+        cmocka_unit_test(json_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
