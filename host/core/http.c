@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +187,9 @@ static void *worker_main(void *arg)
         atomic_fetch_add(&host_db_stats_g.in_use, 1);
         process(req);
         atomic_fetch_sub(&host_db_stats_g.in_use, 1);
+        /* Results live on the connection; release them before another
+         * request takes it (the reply is already serialised). */
+        host_db_req_cleanup(req);
         req->db = NULL;
         http_io *io = req->io;
         if (event_base_once(io->thread->base, -1, EV_TIMEOUT, reply_cb, req,
@@ -447,6 +452,9 @@ static evutil_socket_t listen_on(const char *listen_addr)
     if (fd < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) ||
+        /* Accepted sockets inherit it: replies are written whole, so
+         * Nagle would only hold the tail back for a delayed ACK. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024) ||
         evutil_make_socket_nonblocking(fd) ||
         evutil_make_socket_closeonexec(fd)) {

@@ -266,7 +266,6 @@ static bool stale_statement(const PGresult *r)
 
 static bool db_connect(host_db *db)
 {
-    bool had = db->conn != NULL;
     drop_conn(db);
     char err[sizeof db->err];
     db->conn = host_db_connect(db->url, "tasqlyd", db->timeout_ms, err,
@@ -278,8 +277,7 @@ static bool db_connect(host_db *db)
         return false;
     }
     db->failed_ms = 0;
-    db->generation++;
-    if (had)
+    if (db->generation++ > 0)
         atomic_fetch_add(&host_db_stats_g.reconnects, 1);
     if (atomic_exchange(&db_down, false))
         host_log(TQ_LOG_INFO, "database connection restored");

@@ -11,6 +11,7 @@
  */
 #include "tasks_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,7 +231,7 @@ int tsk_h_list(tq_req *req)
     }
 
     int rank = -1;
-    long long key = (long long)(-9223372036854775807LL - 1);
+    long long key = LLONG_MIN; /* below every row */
     char id[37] = "00000000-0000-0000-0000-000000000000";
     if (cursor && !tsk_cursor_task_parse(cursor, &rank, &key, id))
         return tq_error(req, 400, "validation_failed", "cursor",

@@ -156,6 +156,19 @@ static void register_validates_every_field(void **state)
     r = tqt_req(host, "POST", "/v1/auth/register", NULL, "[]");
     tqt_assert_error(&r, 400, NULL);
     tqt_resp_free(&r);
+
+    /* Auth bodies are small: over 16 KiB is refused before parsing. */
+    size_t big = 17 * 1024;
+    char *body = malloc(big + 100);
+    int n = snprintf(body, 100, "{\"email\":\"big@example.com\","
+                                "\"display_name\":\"A\",\"password\":\"");
+    memset(body + n, 'x', big);
+    strcpy(body + n + big, "\"}");
+    r = tqt_req_raw(host, "POST", "/v1/auth/register", NULL,
+                    "application/json", body, strlen(body), NULL);
+    tqt_assert_error(&r, 413, "payload_too_large");
+    tqt_resp_free(&r);
+    free(body);
 }
 
 static void register_limits_are_inclusive(void **state)

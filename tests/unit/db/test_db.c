@@ -577,9 +577,11 @@ static void test_terminate_inside_transaction(void **state)
     assert_int_equal(host_db_commit(db), TQ_E_UNAVAILABLE);
     assert_int_equal(host_db_rollback(db), TQ_OK);
     /* Rolled back: the next statement reconnects at once. */
+    long rec = atomic_load(&host_db_stats_g.reconnects);
     assert_string_equal(one(db, "SELECT count(*) FROM child WHERE name = $1",
                             1, p[0], NULL, NULL),
                         "0");
+    assert_int_equal(atomic_load(&host_db_stats_g.reconnects), rec + 1);
     host_db_clear_results(db);
 }
 
