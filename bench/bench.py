@@ -134,6 +134,10 @@ def cmd_manifest(a):
     import yaml
     with open(a.template) as f:
         tmpl = yaml.safe_load(f) or {}
+    override = {}
+    if a.plugin_config:
+        with open(a.plugin_config) as f:
+            override = yaml.safe_load(f) or {}
     plugins = []
     for p in tmpl.get("plugins") or []:
         name = p.get("name")
@@ -142,6 +146,8 @@ def cmd_manifest(a):
         if os.path.exists(so1) or os.path.exists(so2):
             q = dict(p)
             q["enabled"] = True
+            if name in override:
+                q["config"] = override[name] or {}
             plugins.append(q)
     m = {
         "server": {"listen": a.listen, "io_threads": a.io_threads,
@@ -775,6 +781,8 @@ def main():
         p.add_argument("--" + k.replace("_", "-"), required=True)
     p.add_argument("--workers", type=int, required=True)
     p.add_argument("--io-threads", type=int, default=1)
+    p.add_argument("--plugin-config", default="",
+                   help="YAML: plugin name -> config replacing tasqly.yaml's")
     p.set_defaults(fn=cmd_manifest)
 
     p = sub.add_parser("login")

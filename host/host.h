@@ -414,8 +414,6 @@ void host_aws_register_resolvers(void);
  * key, the value and the fix.  host_aws_fini() releases both. */
 int host_aws_init(const host_config *c, char *err, size_t errlen);
 void host_aws_fini(void);
-/* Free the aws_* and storage_* strings of c (for host_config_free()). */
-void host_config_aws_free(host_config *c);
 
 /* The object store (the api table's store slots; see tasqly.h). */
 int host_store_init(const host_config *c, char *err, size_t errlen);

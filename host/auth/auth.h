@@ -3,8 +3,9 @@
  * outside host/auth/ includes this: the rest of the host sees only the
  * three host_auth_* entry points in host.h.
  *
- * The crypto files (b64.c, scrypt_phc.c, jwt.c) depend on OpenSSL and libc
- * alone, so unit tests compile them without the rest of the host.  The
+ * The crypto files (b64.c, scrypt_phc.c, jwt.c) call OpenSSL and libc
+ * alone (tasqly.h is included for its types), so unit tests compile them
+ * without the rest of the host.  The
  * route files are ordinary SDK handlers.
  *
  * Memory: every function here writes into buffers its caller owns, or into
@@ -214,7 +215,8 @@ int host_auth_exec_now(tq_req *req, tq_res **out, const char *sql, int n,
  * when the manifest trusts the proxy.  Borrowed from the request. */
 const char *host_auth_client_addr(tq_req *req);
 /* 0 when none of keys[i] has reached limits[i] within windows_s[i];
- * otherwise sets 429 with Retry-After and returns 429 (or 503). */
+ * otherwise sets 429 with Retry-After and returns 429 (or the status of
+ * tq_fail() when the database failed). */
 int host_auth_rl_check(tq_req *req, int n, const char *const *keys,
                        const int *limits, const int *windows_s);
 /* Count one hit for key, in autocommit; 0 or a TQ_E_* code. */

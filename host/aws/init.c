@@ -3,14 +3,12 @@
  * loaded manifest, and down at exit.
  *
  * host_config's aws_* and storage_* strings belong to the config (freed by
- * host_config_aws_free(), which host_config_free() calls); the client and
- * the store keep copies of what they need.
+ * host_config_free()); the client and the store keep copies of what they
+ * need.
  */
 #include "aws/aws.h"
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,30 +61,4 @@ void host_aws_fini(void)
     host_secrets_forget();
     host_aws_shutdown();
     curl_global_cleanup();
-}
-
-static void wipe_free(char **s)
-{
-    if (*s) {
-        OPENSSL_cleanse(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-    }
-}
-
-void host_config_aws_free(host_config *c)
-{
-    free(c->aws_region);
-    wipe_free(&c->aws_access_key_id);
-    wipe_free(&c->aws_secret_access_key);
-    wipe_free(&c->aws_session_token);
-    free(c->aws_imds_endpoint);
-    free(c->storage_kind);
-    free(c->storage_dir);
-    free(c->storage_bucket);
-    free(c->storage_region);
-    free(c->storage_endpoint);
-    c->aws_region = c->aws_imds_endpoint = NULL;
-    c->storage_kind = c->storage_dir = c->storage_bucket = NULL;
-    c->storage_region = c->storage_endpoint = NULL;
 }

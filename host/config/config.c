@@ -743,6 +743,16 @@ static const field database_fields[] = {
      NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
+static const field rate_limit_fields[] = {
+    {"login_failures_per_email", F_INT, OFF(login_fail_per_email), 1, 100000,
+     NULL},
+    {"login_failures_per_address", F_INT, OFF(login_fail_per_addr), 1,
+     100000, NULL},
+    {"login_window", F_SECS, OFF(login_window_s), 1, 86400, NULL},
+    {"reset_per_email", F_INT, OFF(reset_per_email), 1, 100000, NULL},
+    {"reset_window", F_SECS, OFF(reset_window_s), 1, 86400, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
 static const field auth_fields[] = {
     {"token_secret", F_STR_NULL, OFF(token_secret), 0, 0, NULL},
     {"token_kid", F_STR, OFF(token_kid), 0, 0, NULL},
@@ -752,6 +762,7 @@ static const field auth_fields[] = {
     {"refresh_ttl", F_SECS, OFF(refresh_ttl_s), 1, 366 * 86400, NULL},
     {"scrypt", F_SECTION, 0, 0, 0, scrypt_fields},
     {"hash_concurrency", F_INT, OFF(hash_concurrency), 1, 64, NULL},
+    {"rate_limits", F_SECTION, 0, 0, 0, rate_limit_fields},
     {NULL, 0, 0, 0, 0, NULL},
 };
 static const field events_fields[] = {

@@ -82,11 +82,11 @@ static int exif_orientation(const unsigned char *p, size_t n)
 #undef U32
 }
 
-/* A complete APP1 segment holding only IFD0 Orientation; 34 bytes. */
+/* A complete APP1 segment holding only IFD0 Orientation; 36 bytes. */
 static size_t minimal_exif(unsigned char *o, int orientation)
 {
     static const unsigned char head[] = {
-        0xFF, 0xE1, 0x00, 0x20,             /* APP1, length 32 */
+        0xFF, 0xE1, 0x00, 0x22,             /* APP1, length 34 */
         'E', 'x', 'i', 'f', 0, 0,           /* Exif identifier */
         'M', 'M', 0x00, 0x2A,               /* TIFF, big endian */
         0x00, 0x00, 0x00, 0x08,             /* IFD0 at offset 8 */

@@ -205,6 +205,7 @@ static void write_manifest(tqt_host *h, const tqt_opts *o)
             "  request_timeout: 10\n"
             "  log_level: %s\n"
             "  admin_token: %s\n"
+            "%s"
             "database:\n"
             "  url: \"postgresql:///%s?host=%s&user=postgres\"\n"
             "auth:\n"
@@ -213,6 +214,7 @@ static void write_manifest(tqt_host *h, const tqt_opts *o)
             "    n: 1024\n"
             "    r: 8\n"
             "    p: 1\n"
+            "%s"
             "paths:\n"
             "  var: %s\n"
             "  plugins: \"%s\"\n"
@@ -220,7 +222,9 @@ static void write_manifest(tqt_host *h, const tqt_opts *o)
             "%s"
             "plugins:\n%s",
             h->port, getenv("TASQLY_TEST_LOG_LEVEL") ? getenv("TASQLY_TEST_LOG_LEVEL") : "info",
-            ADMIN_TOKEN, h->database, tqt_pghost(), TOKEN_SECRET, h->dir, path,
+            ADMIN_TOKEN, o && o->server_yaml ? o->server_yaml : "",
+            h->database, tqt_pghost(), TOKEN_SECRET,
+            o && o->auth_yaml ? o->auth_yaml : "", h->dir, path,
             h->dir, o && o->extra_yaml ? o->extra_yaml : "",
             plugins[0] ? plugins : "  []\n");
     fclose(f);

@@ -35,6 +35,10 @@ typedef struct tqt_opts {
     const char *database;
     /* Don't wait for /readyz (tests of start-up failures). */
     int no_wait;
+    /* Extra lines inside the server: and auth: sections, each line
+     * indented by two spaces, e.g. "  trust_proxy: true\n". */
+    const char *server_yaml;
+    const char *auth_yaml;
 } tqt_opts;
 
 /* Start a host for the test called name (used for the database name). */

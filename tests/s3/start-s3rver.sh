@@ -2,7 +2,8 @@
 # start-s3rver.sh DIR [BUCKET...] - start s3rver (an S3-compatible server
 # from the npm registry; path-style, S3 error XML) for the tests.
 #
-# Listens on 127.0.0.1 on a free port, keeps its objects under DIR/data,
+# Listens on 127.0.0.1 on a free port (or $S3RVER_PORT: a test that stops
+# the server restarts it on the same one), keeps its objects under DIR/data,
 # creates each BUCKET (default: tasqly-test), and once it accepts requests
 # prints shell assignments for eval (as `./tq test` does):
 #   export TASQLY_TEST_S3_ENDPOINT=http://127.0.0.1:PORT
@@ -32,11 +33,12 @@ if [ ! -f "$here/node_modules/s3rver/bin/s3rver.js" ]; then
 fi
 
 mkdir -p "$dir/data"
+: >"$dir/s3rver.log"
 buckets=""
 for b in "$@"; do buckets="$buckets --configure-bucket $b"; done
 # shellcheck disable=SC2086 # bucket names are plain words
 node "$here/node_modules/s3rver/bin/s3rver.js" -d "$dir/data" \
-    -a 127.0.0.1 -p 0 $buckets >"$dir/s3rver.log" 2>&1 &
+    -a 127.0.0.1 -p "${S3RVER_PORT:-0}" $buckets >"$dir/s3rver.log" 2>&1 &
 pid=$!
 echo "$pid" >"$dir/s3rver.pid"
 
