@@ -354,6 +354,7 @@ void host_db_req_cleanup(tq_req *req);
 /* Pool-wide numbers for /metrics. */
 typedef struct host_db_stats {
     atomic_long size, in_use, waits, query_errors, reconnects;
+    atomic_long results_held; /* results not yet released: 0 when idle */
 } host_db_stats;
 extern host_db_stats host_db_stats_g;
 

@@ -264,6 +264,9 @@ char *host_metrics_render(size_t *len)
            "Queries that failed.", atomic_load(&d->query_errors));
     scalar(&b, "tasqly_db_reconnects_total", "counter",
            "Database reconnections.", atomic_load(&d->reconnects));
+    scalar(&b, "tasqly_db_results_held", "gauge",
+           "Query results not yet released (0 when idle).",
+           atomic_load(&d->results_held));
 
     host_event_stats *e = &host_event_stats_g;
     scalar(&b, "tasqly_events_delivered_total", "counter",
@@ -281,7 +284,7 @@ char *host_metrics_render(size_t *len)
            "Event deliveries given up and kept for inspection.",
            atomic_load(&e->dead_gauge));
     family(&b, "tasqly_events_dispatch_seconds", "summary",
-           "Time spent running event subscribers.");
+           "Time from emit to successful delivery.");
     sb_printf(&b, "tasqly_events_dispatch_seconds_sum %.6f\n",
               (double)atomic_load(&e->dispatch_us_total) / 1e6);
     sb_printf(&b, "tasqly_events_dispatch_seconds_count %lld\n",

@@ -331,6 +331,7 @@ void host_db_clear_results(host_db *db)
         tq_res *next = r->next;
         PQclear(r->pg);
         free(r);
+        atomic_fetch_sub(&host_db_stats_g.results_held, 1);
         r = next;
     }
     db->results = NULL;
@@ -466,6 +467,7 @@ static tq_res *wrap(host_db *db, PGresult *pg)
                     TS_LEN);
     r->next = db->results;
     db->results = r;
+    atomic_fetch_add(&host_db_stats_g.results_held, 1);
     return r;
 }
 

@@ -177,6 +177,9 @@ static void test_metrics_admin(void **state)
     r = tqt_req(H, "GET", "/metrics", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "tasqly_http_requests_total{"));
+    /* Every query result of the finished requests has been released (a
+     * worker once kept them until exit). */
+    assert_non_null(strstr(r.body, "\ntasqly_db_results_held 0\n"));
     assert_non_null(strstr(r.body, "route=\"/healthz\""));
     tqt_resp_free(&r);
 
