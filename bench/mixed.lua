@@ -9,7 +9,9 @@
 -- Completions take open tasks from tasks.tsv; each wrk thread takes a
 -- disjoint share (line i goes to thread i mod threads), so no task is
 -- completed twice and every completion is a legitimate 200.  Should a
--- thread run out, it creates instead.
+-- thread run out, it creates instead.  BENCH_SLICE=k/K splits the file
+-- once more, for K runs against the same data (the worker sweep): run k
+-- only touches slice k.
 
 local c = dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 
@@ -36,10 +38,13 @@ function init(args)
   end
   local me, nthreads = tonumber(thread_no) or 0, tonumber(thread_count) or 1
   if nthreads < 1 then nthreads = 1 end
+  local k, nk = (os.getenv("BENCH_SLICE") or "0/1"):match("^(%d+)/(%d+)$")
+  k, nk = tonumber(k) or 0, tonumber(nk) or 1
+  local share, mine = nthreads * nk, k * nthreads + me
   for i, t in ipairs(c.tasks()) do
     if bygid[t.gid] then
       tasks[#tasks + 1] = t
-      if (i - 1) % nthreads == me then open[#open + 1] = t end
+      if (i - 1) % share == mine then open[#open + 1] = t end
     end
   end
   for i = #open, 2, -1 do -- shuffle: completions spread over groups

@@ -316,6 +316,10 @@ void host_req_reset_response(tq_req *req);
 
 /* Run a route handler with transactions and the retry-once rule. */
 int host_run_handler(tq_req *req);
+/* Parse body_raw of a JSON route into body_json (owned by req): 0, or the
+ * 400 bad_request status with the response set when the body is not
+ * JSON, repeats a key, or is not an object.  An empty body is 0. */
+int host_parse_json_body(tq_req *req);
 
 /* -------------------------------------------------------------- http */
 

@@ -251,5 +251,10 @@ int host_secrets_get(const char *secret_id, const char *endpoint,
                      char **value, char *err, size_t errlen);
 /* Drop (and wipe) the cached secrets. */
 void host_secrets_forget(void);
+/* The "aws-sm" manifest resolver (host_config_resolver): arg is
+ * "SECRET_ID" (the SecretString) or "SECRET_ID#KEY" (member KEY of a
+ * SecretString holding a JSON object); *out malloc'd. */
+int host_aws_sm_resolve(const char *arg, char **out, char *err,
+                        size_t errlen);
 
 #endif

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+void host_aws_register_resolvers(void)
+{
+    host_config_set_resolver("aws-sm", host_aws_sm_resolve);
+}
+
 int host_aws_init(const host_config *c, char *err, size_t errlen)
 {
     /* Before any thread exists: curl_global_init is not thread-safe. */

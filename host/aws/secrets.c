@@ -165,9 +165,8 @@ void host_secrets_forget(void)
     pthread_mutex_unlock(&mu);
 }
 
-/* The manifest resolver: "SECRET_ID" or "SECRET_ID#KEY". */
-static int resolve_aws_sm(const char *arg, char **out, char *err,
-                          size_t errlen)
+int host_aws_sm_resolve(const char *arg, char **out, char *err,
+                        size_t errlen)
 {
     *out = NULL;
     const char *hash = strchr(arg, '#');
@@ -225,9 +224,4 @@ static int resolve_aws_sm(const char *arg, char **out, char *err,
     json_decref(j);
     free(id);
     return rc;
-}
-
-void host_aws_register_resolvers(void)
-{
-    host_config_set_resolver("aws-sm", resolve_aws_sm);
 }

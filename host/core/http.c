@@ -130,23 +130,6 @@ static void reply_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ workers */
 
-static int parse_json_body(tq_req *req)
-{
-    if (req->body_len == 0)
-        return 0;
-    json_error_t e;
-    req->body_json = json_loadb(req->body_raw, req->body_len,
-                                JSON_REJECT_DUPLICATES, &e);
-    if (!req->body_json)
-        return tq_error(req, 400, "bad_request", NULL,
-                        "malformed JSON at line %d column %d: %s", e.line,
-                        e.column, e.text);
-    if (!json_is_object(req->body_json))
-        return tq_error(req, 400, "bad_request", NULL,
-                        "the body must be a JSON object");
-    return 0;
-}
-
 static void process(tq_req *req)
 {
     unsigned flags = req->route->r.flags;
@@ -154,7 +137,7 @@ static void process(tq_req *req)
         if (host_auth_request(req, tq_header(req, "Authorization")))
             return;
     }
-    if (!(flags & TQ_ROUTE_RAW_BODY) && parse_json_body(req))
+    if (!(flags & TQ_ROUTE_RAW_BODY) && host_parse_json_body(req))
         return;
     if (!(flags & HOST_ROUTE_NO_DB)) {
         if (!atomic_load(&host_migrated) || !host_db_ok(req->db)) {
