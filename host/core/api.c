@@ -548,16 +548,43 @@ static int api_get_uuid(tq_req *req, const char *field, int required,
     return 0;
 }
 
-/* RFC 3339 date-time to "YYYY-MM-DDTHH:MM:SSZ" (fractions dropped). */
+/* n ASCII digits at s as a number, or -1 (sscanf's %d would also take
+ * spaces and signs: " +12" is no RFC 3339 field). */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* RFC 3339 date-time to "YYYY-MM-DDTHH:MM:SSZ" (fractions dropped).  The
+ * UTC result must still have a four-digit year (0001-9999). */
 static bool parse_rfc3339(const char *s, char out[32])
 {
-    int Y, M, D, h, m, sec, n = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10)
+    int Y = digits(s, 4);
+    if (Y < 0 || s[4] != '-')
+        return false;
+    int M = digits(s + 5, 2);
+    if (M < 0 || s[7] != '-')
+        return false;
+    int D = digits(s + 8, 2);
+    if (D < 0)
         return false;
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
         return false;
     const char *p = s + 11;
-    if (sscanf(p, "%2d:%2d:%2d%n", &h, &m, &sec, &n) != 3 || n != 8)
+    int h = digits(p, 2);
+    if (h < 0 || p[2] != ':')
+        return false;
+    int m = digits(p + 3, 2);
+    if (m < 0 || p[5] != ':')
+        return false;
+    int sec = digits(p + 6, 2);
+    if (sec < 0)
         return false;
     p += 8;
     if (*p == '.') {
@@ -571,9 +598,9 @@ static bool parse_rfc3339(const char *s, char out[32])
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 ||
-            oh > 23 || om > 59)
+        int oh = digits(p + 1, 2);
+        int om = oh < 0 || p[3] != ':' ? -1 : digits(p + 4, 2);
+        if (om < 0 || oh > 23 || om > 59)
             return false;
         off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
         p += 6;
@@ -592,9 +619,11 @@ static bool parse_rfc3339(const char *s, char out[32])
                     .tm_hour = h, .tm_min = m, .tm_sec = sec > 59 ? 59 : sec};
     time_t t = timegm(&tm) - off;
     struct tm u;
-    if (!gmtime_r(&t, &u))
+    if (!gmtime_r(&t, &u) || u.tm_year + 1900 < 1 || u.tm_year + 1900 > 9999)
         return false;
-    return strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &u) > 0;
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", u.tm_year + 1900,
+             u.tm_mon + 1, u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec);
+    return true;
 }
 
 static int api_get_time(tq_req *req, const char *field, int required,
