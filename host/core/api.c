@@ -319,11 +319,49 @@ static int api_json_text(tq_req *req, int status, const char *text,
     return status;
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0: the rules jansson
+ * applies (no overlong forms, surrogates or code points past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0], cp;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
 static int api_verror(tq_req *req, int status, const char *code,
                       const char *field, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
+    /* Messages quote client input (jansson's "near '...'", paths) and may
+     * be cut mid-character; jansson refuses a string that is not UTF-8,
+     * which would turn the error into a 500. */
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        size_t n = utf8_seq(p);
+        if (!n) {
+            *p = '?';
+            n = 1;
+        }
+        p += n;
+    }
     json_t *err = json_pack("{s:s, s:s}", "code", code ? code : "error",
                             "message", msg);
     if (err && field)

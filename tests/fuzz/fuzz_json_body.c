@@ -247,9 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The names the plugins ask for, then whatever keys the body has
      * (plugins ask for fixed names, but any name must be safe). */
-    static const char *const fixed[] = {
-        "name", "timezone", "currency", "title", "description", "due_at",
-        "assignee_id", "role", "max_uses", "done", "missing", NULL};
+    static const char *const fixed[] = {"title", "due_at", "missing", NULL};
     for (int i = 0; fixed[i]; i++)
         validate_field(&req, fixed[i]);
     const char *key;
@@ -257,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nkeys = 0;
     json_object_foreach(req.body_json, key, v)
     {
-        if (nkeys++ == 16)
+        if (nkeys++ == 8)
             break;
         validate_field(&req, key);
     }

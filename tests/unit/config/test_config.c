@@ -90,6 +90,12 @@ static void assert_defaults(const host_config *c)
     assert_int_equal(c->scrypt_r, 8);
     assert_int_equal(c->scrypt_p, 1);
     assert_int_equal(c->hash_concurrency, 2);
+    /* 0: host/auth/init.c applies its documented defaults. */
+    assert_int_equal(c->login_fail_per_email, 0);
+    assert_int_equal(c->login_fail_per_addr, 0);
+    assert_int_equal(c->login_window_s, 0);
+    assert_int_equal(c->reset_per_email, 0);
+    assert_int_equal(c->reset_window_s, 0);
     assert_int_equal(c->event_max_attempts, 8);
     assert_int_equal(c->event_retention_days, 90);
     assert_string_equal(c->var_dir, "var");
@@ -733,6 +739,87 @@ static void test_auth_checks(void **state)
     assert_contains(e, "longer than auth.refresh_ttl");
 }
 
+static void test_auth_rate_limits(void **state)
+{
+    (void)state;
+    host_config c;
+    parse_ok(&c, "auth:\n"
+                 "  rate_limits:\n"
+                 "    login_failures_per_email: 2\n"
+                 "    login_failures_per_address: 100000\n"
+                 "    login_window: 15m\n"
+                 "    reset_per_email: 1\n"
+                 "    reset_window: 1h\n");
+    assert_int_equal(c.login_fail_per_email, 2);
+    assert_int_equal(c.login_fail_per_addr, 100000);
+    assert_int_equal(c.login_window_s, 900);
+    assert_int_equal(c.reset_per_email, 1);
+    assert_int_equal(c.reset_window_s, 3600);
+    host_config_free(&c);
+
+    /* Units are optional (seconds), and a day is the longest window. */
+    parse_ok(&c, "auth:\n  rate_limits: {login_window: 90, reset_window: 1d}"
+                 "\n");
+    assert_int_equal(c.login_window_s, 90);
+    assert_int_equal(c.reset_window_s, 86400);
+    assert_int_equal(c.login_fail_per_email, 0); /* unset: the default */
+    assert_int_equal(c.reset_per_email, 0);
+    host_config_free(&c);
+    parse_ok(&c, "auth:\n  rate_limits:\n    login_window: 1s\n"
+                 "    reset_window: 24 h\n");
+    assert_int_equal(c.login_window_s, 1);
+    assert_int_equal(c.reset_window_s, 86400);
+    host_config_free(&c);
+    parse_ok(&c, "auth:\n  rate_limits: {}\n");
+    assert_int_equal(c.login_window_s, 0);
+    host_config_free(&c);
+
+    const char *e;
+    e = parse_err("auth:\n  rate_limits:\n    login_failures_per_email: 0\n");
+    assert_string_equal(e, "t.yaml:3:5: auth.rate_limits.login_failures_per_"
+                           "email: expected an integer from 1 to 100000, "
+                           "got 0");
+    e = parse_err("auth:\n  rate_limits:\n"
+                  "    login_failures_per_address: 100001\n");
+    assert_contains(e, "auth.rate_limits.login_failures_per_address: "
+                       "expected an integer from 1 to 100000, got 100001");
+    e = parse_err("auth:\n  rate_limits:\n    reset_per_email: -1\n");
+    assert_contains(e, "auth.rate_limits.reset_per_email: expected an "
+                       "integer from 1 to 100000");
+    e = parse_err("auth:\n  rate_limits:\n    reset_per_email: 3x\n");
+    assert_contains(e, "auth.rate_limits.reset_per_email: expected an "
+                       "integer");
+    e = parse_err("auth:\n  rate_limits:\n    login_failures_per_email: "
+                  "\"5\"\n");
+    assert_contains(e, "(a quoted string)");
+    e = parse_err("auth:\n  rate_limits:\n    login_failures_per_email: "
+                  "2.5\n");
+    assert_contains(e, "auth.rate_limits.login_failures_per_email");
+    e = parse_err("auth:\n  rate_limits:\n    login_window: 2d\n");
+    assert_contains(e, "auth.rate_limits.login_window: expected a duration "
+                       "in seconds (units s, m, h, d allowed) from 1 to "
+                       "86400, got 172800");
+    e = parse_err("auth:\n  rate_limits:\n    login_window: 0s\n");
+    assert_contains(e, "auth.rate_limits.login_window");
+    assert_contains(e, "got 0");
+    e = parse_err("auth:\n  rate_limits:\n    reset_window: 1w\n");
+    assert_contains(e, "auth.rate_limits.reset_window: expected a duration");
+    e = parse_err("auth:\n  rate_limits:\n    reset_window: 1 hour\n");
+    assert_contains(e, "auth.rate_limits.reset_window");
+    e = parse_err("auth:\n  rate_limits:\n    reset_window: [1h]\n");
+    assert_contains(e, "got a sequence");
+    e = parse_err("auth:\n  rate_limits: 5\n");
+    assert_contains(e, "auth.rate_limits: expected a mapping");
+    e = parse_err("auth:\n  rate_limits:\n    login_failures: 5\n");
+    assert_contains(e, "login_failures");
+    e = parse_err("auth:\n  rate_limits:\n    login_window: 1m\n"
+                  "    login_window: 2m\n");
+    assert_contains(e, "duplicate key");
+    /* The limits belong under auth.rate_limits, nowhere else. */
+    e = parse_err("auth:\n  login_failures_per_email: 2\n");
+    assert_contains(e, "login_failures_per_email");
+}
+
 static void test_nesting_and_size_limits(void **state)
 {
     (void)state;
@@ -774,6 +861,7 @@ int main(void)
         cmocka_unit_test_setup(test_registered_resolver, clear_env),
         cmocka_unit_test_setup(test_env_overrides, clear_env),
         cmocka_unit_test_setup(test_auth_checks, clear_env),
+        cmocka_unit_test_setup(test_auth_rate_limits, clear_env),
         cmocka_unit_test_setup(test_nesting_and_size_limits, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

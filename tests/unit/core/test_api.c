@@ -57,6 +57,39 @@ static void test_error_shape(void **state)
     assert_string_equal(json_string_value(json_object_get(e, "message")), "bad \"quote\"");
 }
 
+/* Found by fuzz_json_body: jansson quotes the bytes near a syntax error,
+ * which can be a cut or invalid UTF-8 sequence; json_pack refused the
+ * message and the client got 500 "out of memory" instead of 400. */
+static void test_error_message_not_utf8(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"x\":\"h\\u00e\307\223\223\220\"}";
+    req.body_raw = body;
+    req.body_len = sizeof body - 1;
+    assert_int_equal(host_parse_json_body(&req), 400);
+    assert_int_equal(req.status, 400);
+    json_t *e = json_object_get(out_json(), "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "bad_request");
+    assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
+                           "invalid escape"));
+
+    assert_int_equal(tq_error(&req, 404, "not_found", NULL, "no route for %s",
+                              "/v1/\xff\xc3(\xed\xa0\x80\xf4\x90\x80\x80\xc3\xa9"), 404);
+    e = json_object_get(out_json(), "error");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "no route for /v1/?" "?(???????\xc3\xa9");
+
+    /* Cut by the 512-byte message buffer in the middle of a character. */
+    char long_text[520];
+    memset(long_text, 'a', 510);
+    strcpy(long_text + 510, "\xc3\xa9");
+    assert_int_equal(tq_error(&req, 400, "validation_failed", "t", "%s", long_text), 400);
+    e = json_object_get(out_json(), "error");
+    const char *m = json_string_value(json_object_get(e, "message"));
+    assert_int_equal(strlen(m), 511);
+    assert_int_equal(m[510], '?');
+}
+
 static void test_fail_mapping(void **state)
 {
     (void)state;
@@ -118,6 +151,38 @@ static void test_get_time_uuid_enum_int(void **state)
     assert_false(tq_has(&req, "zzz"));
 }
 
+/* Found by fuzz_json_body: years below 1000 came back unpadded ("148-12-04
+ * T15:00:00Z"), and sscanf let signs and spaces through as digits. */
+static void test_get_time_strict(void **state)
+{
+    (void)state;
+    const char *s;
+    set_body("{\"old\":\"0148-12-04T15:00:00Z\","
+             "\"first\":\"0001-01-01T00:30:00+00:30\","
+             "\"before1\":\"0001-01-01T00:30:00+01:00\","
+             "\"after9999\":\"9999-12-31T23:59:59-01:00\","
+             "\"last\":\"9999-12-31T23:59:59Z\","
+             "\"sign\":\"+148-12-04T15:00:00Z\","
+             "\"msign\":\"2026-+1-01T00:00:00Z\","
+             "\"space\":\"2026-01-01T 1:00:00Z\","
+             "\"offspace\":\"2026-01-01T01:00:00+ 1:00\","
+             "\"short\":\"2026-01-01T01:00:00+01\"}");
+    assert_int_equal(tq_get_time(&req, "old", 1, &s), 0);
+    assert_string_equal(s, "0148-12-04T15:00:00Z");
+    assert_int_equal(tq_get_time(&req, "first", 1, &s), 0);
+    assert_string_equal(s, "0001-01-01T00:00:00Z");
+    assert_int_equal(tq_get_time(&req, "last", 1, &s), 0);
+    assert_string_equal(s, "9999-12-31T23:59:59Z");
+    static const char *const bad[] = {"before1", "after9999", "sign", "msign",
+                                      "space", "offspace", "short", NULL};
+    for (int i = 0; bad[i]; i++) {
+        assert_int_equal(tq_get_time(&req, bad[i], 1, &s), 400);
+        assert_null(s);
+        json_t *e = json_object_get(out_json(), "error");
+        assert_string_equal(json_string_value(json_object_get(e, "field")), bad[i]);
+    }
+}
+
 static void test_param_uuid_and_page(void **state)
 {
     (void)state;
@@ -160,9 +225,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_error_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_message_not_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_str, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_time_uuid_enum_int, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_time_strict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_uuid_and_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_no_injection, setup, teardown),
     };
