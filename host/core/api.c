@@ -601,7 +601,7 @@ static int digits(const char *s, int n)
 
 /* RFC 3339 date-time to "YYYY-MM-DDTHH:MM:SSZ" (fractions dropped).  The
  * UTC result must still have a four-digit year (0001-9999). */
-static bool parse_rfc3339(const char *s, char out[32])
+static bool parse_rfc3339(const char *s, char out[80])
 {
     int Y = digits(s, 4);
     if (Y < 0 || s[4] != '-')
@@ -659,7 +659,7 @@ static bool parse_rfc3339(const char *s, char out[32])
     struct tm u;
     if (!gmtime_r(&t, &u) || u.tm_year + 1900 < 1 || u.tm_year + 1900 > 9999)
         return false;
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", u.tm_year + 1900,
+    snprintf(out, 80, "%04d-%02d-%02dT%02d:%02d:%02dZ", u.tm_year + 1900,
              u.tm_mon + 1, u.tm_mday, u.tm_hour, u.tm_min, u.tm_sec);
     return true;
 }
@@ -672,7 +672,7 @@ static int api_get_time(tq_req *req, const char *field, int required,
     *out = NULL;
     if (rc || !v)
         return rc;
-    char buf[32];
+    char buf[80];
     if (!json_is_string(v) || !parse_rfc3339(json_string_value(v), buf))
         return bad_field(req, field,
                          "%s must be an RFC 3339 date-time such as "

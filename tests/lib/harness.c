@@ -412,7 +412,7 @@ static int wait_exit(pid_t pid, int seconds)
 
 int tqt_run_cli(tqt_host *h, const char *const *args, char **out)
 {
-    char log[600];
+    char log[sizeof h->log + 64];
     snprintf(log, sizeof log, "%s.cli.%s", h->log, tqt_unique());
     pid_t pid = spawn(h->manifest, log, args);
     int rc = wait_exit(pid, 30);
