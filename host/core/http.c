@@ -252,7 +252,15 @@ static void copy_input(tq_req *req, struct evhttp_request *ev)
     ev_uint16_t port = 0;
     evhttp_connection_get_peer(evhttp_request_get_connection(ev), &addr, &port);
     req->client_addr = host_arena_strdup(&req->arena, addr ? addr : "");
-    const char *xff = cfg->trust_proxy ? evhttp_find_header(ih, "X-Forwarded-For") : NULL;
+    /* The trusted proxy appends its own header line (HAProxy) or its own
+     * entry (nginx): either way the last one is the proxy's. */
+    const char *xff = NULL;
+    if (cfg->trust_proxy)
+        TAILQ_FOREACH(kv, ih, next)
+        {
+            if (strcasecmp(kv->key, "X-Forwarded-For") == 0)
+                xff = kv->value;
+        }
     if (xff && *xff) {
         /* The proxy appends the address it saw: the last entry is the
          * one we can trust. */
@@ -351,9 +359,15 @@ static void on_request(struct evhttp_request *ev, void *arg)
         rt = host_router_match(host_routes, req->method, req->path,
                                &req->arena, req->params, &req->nparams,
                                &allowed);
-    else
-        host_router_match(host_routes, HOST_GET, req->path, &req->arena,
-                          req->params, &req->nparams, &allowed);
+    else /* HEAD, OPTIONS, ...: 405 with the methods the path has */
+        for (int m = 0; m < HOST_NMETHODS; m++) {
+            int np = 0;
+            unsigned ignored;
+            host_param ps[HOST_MAX_PARAMS];
+            if (host_router_match(host_routes, m, req->path, &req->arena, ps,
+                                  &np, &ignored))
+                allowed |= 1u << m;
+        }
     if (req->method >= 0 && !rt && !allowed) {
         tq_error(req, 404, "not_found", NULL, "no route for %s", req->path);
         send_reply(req);

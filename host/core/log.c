@@ -280,7 +280,9 @@ void host_log_access(const tq_req *req, int status, double ms)
     lb_field_str(&b, "method", host_method_str(req->method));
     lb_field_str(&b, "route", req->route ? req->route->r.path : NULL);
     lb_put(&b, ",\"path\":", 8);
-    if (req->path) {
+    if (req->route && (req->route->r.flags & TQ_ROUTE_SECRET_PATH)) {
+        lb_json_str(&b, req->route->r.path, strlen(req->route->r.path));
+    } else if (req->path) {
         /* Defensive: a query string must never reach the log. */
         size_t n = strcspn(req->path, "?#");
         lb_json_str(&b, req->path, n);

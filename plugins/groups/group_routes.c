@@ -13,7 +13,10 @@
  */
 #include "groups_int.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------- validation */
@@ -155,15 +158,18 @@ int grp_h_list(tq_req *req)
     if ((st = tq_page(req, &limit, &cursor)))
         return st;
     if (cursor) {
-        long long k;
-        char g[37];
-        if (sscanf(cursor, "%lld.%36s%n", &k, g, &n) != 2 ||
-            cursor[n] != '\0' || !grp_is_uuid(g))
+        /* strtoll, not sscanf's %lld: a key past 64 bits is ERANGE here,
+         * undefined behaviour there. */
+        char *end;
+        errno = 0;
+        long long k = strtoll(cursor, &end, 10);
+        if (!(isdigit((unsigned char)cursor[0]) || cursor[0] == '-') ||
+            errno == ERANGE || *end != '.' || !grp_is_uuid(end + 1))
             return tq_error(req, 400, "validation_failed", "cursor",
                             "cursor is not one this server gave; start "
                             "again without it");
         ck = tq_printf(req, "%lld", k);
-        cg = tq_printf(req, "%s", g);
+        cg = tq_printf(req, "%s", end + 1);
     }
     int rc = tq_sql(
         req, &res,

@@ -33,11 +33,13 @@ static const tq_route routes[] = {
     {"DELETE", "/v1/groups/{gid}/members/{uid}", grp_h_member_delete, 0,
      BODY_LIMIT},
     {"POST", "/v1/groups/{gid}/invites", grp_h_invite_create, 0, BODY_LIMIT},
-    {"DELETE", "/v1/groups/{gid}/invites/{code}", grp_h_invite_revoke, 0,
-     BODY_LIMIT},
-    {"GET", "/v1/invites/{code}", grp_h_invite_preview, TQ_ROUTE_PUBLIC, 0},
-    {"POST", "/v1/invites/{code}/accept", grp_h_invite_accept, 0,
-     BODY_LIMIT},
+    /* Invite codes are bearer secrets: keep them out of the access log. */
+    {"DELETE", "/v1/groups/{gid}/invites/{code}", grp_h_invite_revoke,
+     TQ_ROUTE_SECRET_PATH, BODY_LIMIT},
+    {"GET", "/v1/invites/{code}", grp_h_invite_preview,
+     TQ_ROUTE_PUBLIC | TQ_ROUTE_SECRET_PATH, 0},
+    {"POST", "/v1/invites/{code}/accept", grp_h_invite_accept,
+     TQ_ROUTE_SECRET_PATH, BODY_LIMIT},
 };
 
 /* ------------------------------------------------------------ config */

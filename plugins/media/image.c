@@ -117,6 +117,7 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out,
     size_t exif_at = 0; /* where the first removed Exif was, for its stand-in */
     int orientation = 0;
     int in_scan = 0;
+    int frames = 0, scans = 0; /* an image has both */
 
     for (;;) {
         if (in_scan) {
@@ -141,6 +142,8 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out,
             return MEDIA_IMG_MALFORMED;
         unsigned m = in[i++];
         if (m == 0xD9) { /* EOI: the image ends; anything after is dropped */
+            if (!frames || !scans)
+                return MEDIA_IMG_MALFORMED;
             out[o++] = 0xFF;
             out[o++] = 0xD9;
             if (i < n)
@@ -189,8 +192,14 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out,
             o += len;
         }
         i += len;
-        if (m == 0xDA)
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+            frames++; /* SOFn; C4 DHT, C8 JPG, CC DAC are not frames */
+        if (m == 0xDA) {
+            if (!frames)
+                return MEDIA_IMG_MALFORMED;
+            scans++;
             in_scan = 1;
+        }
     }
 
     if (orientation > 1) {
@@ -215,7 +224,7 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out,
         return MEDIA_IMG_MALFORMED;
     memcpy(out, in, 8);
     size_t i = 8, o = 8;
-    int first = 1;
+    int first = 1, idat = 0;
     for (;;) {
         if (n - i < 12)
             return MEDIA_IMG_MALFORMED; /* no IEND */
@@ -228,6 +237,8 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out,
         first = 0;
         size_t total = 12 + (size_t)len;
         int drop = 0;
+        if (!memcmp(type, "IDAT", 4))
+            idat++;
         if (!memcmp(type, "eXIf", 4)) {
             drop = 1;
             st->exif++;
@@ -242,6 +253,8 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out,
         }
         i += total;
         if (!memcmp(type, "IEND", 4)) {
+            if (!idat)
+                return MEDIA_IMG_MALFORMED; /* no pixels */
             if (i < n)
                 st->other++;
             break;
@@ -266,6 +279,7 @@ static int strip_webp(const unsigned char *in, size_t n, unsigned char *out,
         st->other++;
     memcpy(out, in, 12);
     size_t i = 12, o = 12, vp8x = 0;
+    int images = 0;
     while (i < end) {
         if (end - i < 8)
             return MEDIA_IMG_MALFORMED;
@@ -275,6 +289,12 @@ static int strip_webp(const unsigned char *in, size_t n, unsigned char *out,
             return MEDIA_IMG_MALFORMED;
         const unsigned char *cc = in + i;
         int drop = 0;
+        if (i == 12 && memcmp(cc, "VP8 ", 4) && memcmp(cc, "VP8L", 4) &&
+            memcmp(cc, "VP8X", 4))
+            return MEDIA_IMG_MALFORMED; /* what media_sniff() checked */
+        if (!memcmp(cc, "VP8 ", 4) || !memcmp(cc, "VP8L", 4) ||
+            !memcmp(cc, "ANMF", 4))
+            images++;
         if (!memcmp(cc, "EXIF", 4)) {
             drop = 1;
             st->exif++;
@@ -292,6 +312,8 @@ static int strip_webp(const unsigned char *in, size_t n, unsigned char *out,
         }
         i += 8 + padded;
     }
+    if (!images)
+        return MEDIA_IMG_MALFORMED;
     if (vp8x)
         out[vp8x + 8] &= (unsigned char)~(0x08 | 0x04); /* EXIF, XMP flags */
     put_le32(out + 4, (uint32_t)(o - 8));

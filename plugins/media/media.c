@@ -105,6 +105,8 @@ static int media_init(tq_plugin *p)
                         &med_service);
     if (rc == TQ_OK)
         rc = tq_subscribe("media.deleted", med_on_deleted);
+    if (rc == TQ_OK)
+        rc = tq_subscribe("group.deleted", med_on_group_deleted);
     return rc;
 }
 

@@ -57,6 +57,8 @@ int med_h_delete(tq_req *req);
 
 /* "media.deleted" subscriber: removes the stored object (service.c). */
 int med_on_deleted(tq_req *ctx, const tq_event *ev);
+/* "group.deleted" subscriber: deletes the group's photos (service.c). */
+int med_on_group_deleted(tq_req *ctx, const tq_event *ev);
 
 /* Migrations (media.c). */
 int med_register_migrations(void);

@@ -7,6 +7,9 @@
  *   avatar, which belongs to nobody else).  Attaching a housemate's photo
  *   to your own comment is refused: re-upload it.
  *
+ *   the "group.deleted" subscriber: a deleted group's photos go with it,
+ *   each row with a "media.deleted" event in the same transaction.
+ *
  *   the "media.deleted" subscriber, which removes a deleted row's object
  *   from the store.  It runs from the host's outbox, after the row's
  *   deletion committed; a store failure returns an error so the host
@@ -126,4 +129,29 @@ int med_on_deleted(tq_req *ctx, const tq_event *ev)
         return rc;
     }
     return TQ_OK;
+}
+
+int med_on_group_deleted(tq_req *ctx, const tq_event *ev)
+{
+    const char *gid = ev->group_id;
+    if (!gid)
+        gid = json_string_value(json_object_get(ev->payload, "group_id"));
+    if (!uuid_text(gid)) {
+        tq_log(ctx, TQ_LOG_WARN,
+               "group.deleted without a valid group id (%s); nothing to "
+               "delete",
+               gid ? gid : "null");
+        return TQ_OK;
+    }
+    tq_res *r;
+    int rc = tq_sql(ctx, &r,
+                    "DELETE FROM media.objects WHERE group_id = $1"
+                    " RETURNING id, store_key, owner_id",
+                    gid);
+    for (int i = 0; rc == TQ_OK && i < tq_rows(r); i++)
+        rc = tq_emit(ctx, "media.deleted", NULL,
+                     json_pack("{ss ss ss}", "media_id", tq_get(r, i, 0),
+                               "store_key", tq_get(r, i, 1), "owner_id",
+                               tq_get(r, i, 2)));
+    return rc;
 }

@@ -24,12 +24,14 @@
 #include <string.h>
 
 /* Completing twice: the WHERE status = 'open' makes a concurrent second
- * completion wait for the row lock, then match nothing. */
+ * completion wait for the row lock, then match nothing.  $4 is bigint: an
+ * If-Match past the integer column's range is a version the task does
+ * not have (409 below), not a cast error. */
 static const char sql_done[] =
     "UPDATE tasks.tasks SET status = 'done', completed_at = now(),"
     " completed_by = $3, version = version + 1, updated_at = now()"
     " WHERE id = $1 AND group_id = $2 AND status = 'open'"
-    "   AND ($4::integer IS NULL OR version = $4::integer)"
+    "   AND ($4::bigint IS NULL OR version = $4::bigint)"
     " RETURNING " TSK_COLS ", rotation_idx";
 
 static const char sql_why[] =

@@ -17,15 +17,26 @@
 
 /* ---------------------------------------------------- body fields */
 
-/* title: 1 to 200 characters, not all blank. */
+/* title: 1 to 200 characters, not all blank, no control characters:
+ * titles go into event summaries, and from there into e-mail subjects
+ * and push notifications, where a line break is a header injection (the
+ * rule group names and display names already follow). */
 static int get_title(tq_req *req, const char **out)
 {
     int st = tq_get_str(req, "title", 1, 1, TSK_TITLE_MAX, out);
-    if (st == 0 && tsk_blank(*out))
+    if (st)
+        return st;
+    for (const unsigned char *p = (const unsigned char *)*out; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return tq_error(req, 400, "validation_failed", "title",
+                            "title must not contain control characters "
+                            "(newlines, tabs); put details in the "
+                            "description");
+    if (tsk_blank(*out))
         return tq_error(req, 400, "validation_failed", "title",
                         "title must not be blank; name the chore, such as "
                         "\"Take out the bins\"");
-    return st;
+    return 0;
 }
 
 /* recurrence: *out is its canonical form (kept by the request), or NULL
@@ -247,6 +258,14 @@ int tsk_h_list(tq_req *req)
                           p_key, id, before, p_limit, assignee)
                  : tq_sql(req, &res, sql_list, gid, lo, hi, p_rank, p_key,
                           id, before, p_limit);
+    /* Every other parameter is ours or checked: an input error is
+     * due_before's, whose offset (RFC 3339: up to 23:59) PostgreSQL
+     * refuses past 15:59. */
+    if (rc == TQ_E_INVALID && before)
+        return tq_error(req, 400, "validation_failed", "due_before",
+                        "due_before \"%.40s\" is out of range; give it in "
+                        "UTC, such as 2026-12-04T15:00:00Z",
+                        db);
     if (rc)
         return tq_fail(req, rc);
 

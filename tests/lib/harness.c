@@ -3,6 +3,11 @@
  * fresh PostgreSQL database per test (unless shared on purpose), libcurl
  * for HTTP.  Failures of the harness itself fail the test with a message
  * and the tail of tasqlyd's log.
+ *
+ * TASQLY_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 -q ...", split
+ * on spaces) runs every tasqlyd under that command: start-up and shutdown
+ * get longer timeouts, and the wrapper's error exit code or a valgrind
+ * error in the log fails the test (docs/testing.md).
  */
 #include "harness.h"
 
@@ -41,8 +46,20 @@ struct tqt_host {
 };
 
 static atomic_int uniq;
+static atomic_bool harness_failed;
 
 const char *tqt_admin_token(void) { return ADMIN_TOKEN; }
+
+/* cmocka (1.1) reports a failed group setup or teardown but still exits
+ * 0, and tqt_stop() runs in group teardowns, where it finds sanitizer and
+ * valgrind reports: any harness failure makes the process exit 1. */
+static void exit_failed(void)
+{
+    if (atomic_load(&harness_failed)) {
+        fflush(NULL);
+        _exit(1);
+    }
+}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -52,6 +69,8 @@ static void die(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!atomic_exchange(&harness_failed, true))
+        atexit(exit_failed);
     fail_msg("harness: %s", msg);
     abort(); /* not reached */
 }
@@ -230,10 +249,110 @@ static void write_manifest(tqt_host *h, const tqt_opts *o)
     fclose(f);
 }
 
+/* ------------------------------------------------------ the wrapper */
+
+#define MAX_WRAP_ARGS 32
+
+/* TASQLY_TEST_WRAPPER split on spaces into argv (pointers into buf);
+ * returns the count, 0 when unset. */
+static int wrapper_argv(char *buf, size_t buflen, const char **argv)
+{
+    const char *w = getenv("TASQLY_TEST_WRAPPER");
+    if (!w || !*w)
+        return 0;
+    if (strlen(w) >= buflen)
+        die("TASQLY_TEST_WRAPPER is longer than %zu characters", buflen - 1);
+    snprintf(buf, buflen, "%s", w);
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == MAX_WRAP_ARGS)
+            die("TASQLY_TEST_WRAPPER has more than %d words", MAX_WRAP_ARGS);
+        argv[n++] = t;
+    }
+    return n;
+}
+
+static bool wrapped(void)
+{
+    const char *w = getenv("TASQLY_TEST_WRAPPER");
+    return w && strspn(w, " ") < strlen(w);
+}
+
+/* Seconds to allow for start-up, shutdown and CLI runs: valgrind makes
+ * tasqlyd 20-50 times slower. */
+static int patience(void) { return wrapped() ? 300 : 30; }
+
+/* The wrapper's --error-exitcode=N, or -1 when it has none. */
+static int wrapper_error_code(void)
+{
+    const char *w = getenv("TASQLY_TEST_WRAPPER");
+    const char *p = w ? strstr(w, "--error-exitcode=") : NULL;
+    return p ? atoi(p + strlen("--error-exitcode=")) : -1;
+}
+
+/* A valgrind report line: "==PID== " then an error headline (memcheck's
+ * kinds, a fatal signal) or a definite leak.  Ordinary "==PID==" lines
+ * (banner, "HEAP SUMMARY", zero counts, suppressed) do not match. */
+static bool valgrind_error_line(const char *line)
+{
+    if (line[0] != '=' || line[1] != '=')
+        return false;
+    const char *p = line + 2;
+    if (!(*p >= '0' && *p <= '9'))
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (strncmp(p, "== ", 3) != 0)
+        return false;
+    p += 3;
+    while (*p == ' ')
+        p++;
+    static const char *const headlines[] = {
+        "Invalid ",                 /* read/write/free/alignment/... */
+        "Mismatched free",
+        "Conditional jump or move depends on uninitialised",
+        "Use of uninitialised value",
+        "Syscall param",
+        "Source and destination overlap",
+        "Argument '",               /* "... has a fishy value" */
+        "Jump to the invalid address",
+        "Process terminating with default action",
+        "Possible data race",       /* helgrind/drd, if asked for */
+        NULL};
+    for (int i = 0; headlines[i]; i++)
+        if (strncmp(p, headlines[i], strlen(headlines[i])) == 0)
+            return true;
+    if (strstr(p, " are definitely lost in loss record"))
+        return true;
+    /* LEAK SUMMARY / ERROR SUMMARY with a non-zero count */
+    const char *d = strstr(p, "definitely lost: ");
+    if (d && strncmp(d + strlen("definitely lost: "), "0 bytes", 7) != 0)
+        return true;
+    d = strstr(p, "ERROR SUMMARY: ");
+    if (d && strncmp(d + strlen("ERROR SUMMARY: "), "0 errors", 8) != 0)
+        return true;
+    return false;
+}
+
 static pid_t spawn(const char *manifest, const char *log,
                    const char *const *extra_args)
 {
     const char *bin = env_or_die("TASQLY_BIN", "set by meson test");
+    /* Built before fork(): the child of a threaded test only execs. */
+    char wbuf[1024];
+    const char *argv[MAX_WRAP_ARGS + 16];
+    int n = wrapper_argv(wbuf, sizeof wbuf, argv);
+    bool wrap = n > 0;
+    argv[n++] = bin;
+    argv[n++] = "--config";
+    argv[n++] = manifest;
+    for (int i = 0; extra_args && extra_args[i]; i++) {
+        if (n == (int)(sizeof argv / sizeof argv[0]) - 1)
+            die("too many arguments for tasqlyd");
+        argv[n++] = extra_args[i];
+    }
+    argv[n] = NULL;
     pid_t pid = fork();
     if (pid < 0)
         die("fork: %s", strerror(errno));
@@ -250,12 +369,10 @@ static pid_t spawn(const char *manifest, const char *log,
             NULL};
         for (int i = 0; env[i]; i++)
             unsetenv(env[i]);
-        const char *argv[16] = {bin, "--config", manifest};
-        int n = 3;
-        for (int i = 0; extra_args && extra_args[i] && n < 15; i++)
-            argv[n++] = extra_args[i];
-        argv[n] = NULL;
-        execv(bin, (char *const *)argv);
+        if (wrap)
+            execvp(argv[0], (char *const *)argv);
+        else
+            execv(bin, (char *const *)argv);
         _exit(127);
     }
     return pid;
@@ -328,19 +445,19 @@ tqt_host *tqt_start(const char *name, const tqt_opts *o)
     h->pid = spawn(h->manifest, h->log, NULL);
     if (o && o->no_wait)
         return h;
-    int rc = wait_ready(h, 30);
+    int rc = wait_ready(h, patience());
     if (rc) {
         print_log_tail(h->log);
         die("tasqlyd for %s %s", name,
-            rc == -1 ? "exited during start-up" : "was not ready within 30 s");
+            rc == -1 ? "exited during start-up" : "was not ready in time");
     }
     return h;
 }
 
 /* Sanitizer reports in the host's log fail the test that started it. */
-static void check_log_clean(const tqt_host *h)
+static void check_log_clean(const char *log)
 {
-    FILE *f = fopen(h->log, "r");
+    FILE *f = fopen(log, "r");
     if (!f)
         return;
     char line[4096];
@@ -348,34 +465,49 @@ static void check_log_clean(const tqt_host *h)
     while (fgets(line, sizeof line, f))
         if (strstr(line, "ERROR: AddressSanitizer") ||
             strstr(line, "ERROR: LeakSanitizer") ||
-            strstr(line, "runtime error:"))
+            strstr(line, "runtime error:") || valgrind_error_line(line))
             bad = true;
     fclose(f);
     if (bad) {
-        print_log_tail(h->log);
-        die("sanitizer report in %s", h->log);
+        print_log_tail(log);
+        die("sanitizer or valgrind report in %s", log);
+    }
+}
+
+/* Under a wrapper, its error exit code fails the test even when the log
+ * does not say why (e.g. a custom tool). */
+static void check_wrapper_status(int status, const char *log)
+{
+    if (wrapped() && status == wrapper_error_code()) {
+        print_log_tail(log);
+        die("%s exited %d, the TASQLY_TEST_WRAPPER error code; see %s",
+            getenv("TASQLY_TEST_WRAPPER"), status, log);
     }
 }
 
 int tqt_stop(tqt_host *h)
 {
     int status = -1;
+    if (!h) /* a teardown after a failed tqt_start() */
+        return -1;
     if (h->pid > 0) {
         kill(h->pid, SIGTERM);
-        for (int i = 0; i < 30 * 50; i++) {
+        int wait = patience();
+        for (int i = 0; i < wait * 50; i++) {
             if (waitpid(h->pid, &status, WNOHANG) == h->pid)
                 break;
             usleep(20000);
-            if (i == 30 * 50 - 1) {
+            if (i == wait * 50 - 1) {
                 kill(h->pid, SIGKILL);
                 waitpid(h->pid, &status, 0);
                 print_log_tail(h->log);
-                die("tasqlyd did not exit within 30 s of SIGTERM");
+                die("tasqlyd did not exit within %d s of SIGTERM", wait);
             }
         }
         status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        check_wrapper_status(status, h->log);
     }
-    check_log_clean(h);
+    check_log_clean(h->log);
     if (h->pg)
         PQfinish(h->pg);
     free(h);
@@ -415,7 +547,9 @@ int tqt_run_cli(tqt_host *h, const char *const *args, char **out)
     char log[sizeof h->log + 64];
     snprintf(log, sizeof log, "%s.cli.%s", h->log, tqt_unique());
     pid_t pid = spawn(h->manifest, log, args);
-    int rc = wait_exit(pid, 30);
+    int rc = wait_exit(pid, patience());
+    check_wrapper_status(rc, log);
+    check_log_clean(log);
     if (out)
         *out = slurp(log);
     unlink(log);
@@ -436,7 +570,9 @@ int tqt_run_manifest(const char *name, const char *manifest, char **out)
     fputs(manifest, f);
     fclose(f);
     pid_t pid = spawn(h.manifest, h.log, NULL);
-    int rc = wait_exit(pid, 30);
+    int rc = wait_exit(pid, patience());
+    check_wrapper_status(rc, h.log);
+    check_log_clean(h.log);
     if (out)
         *out = slurp(h.log);
     return rc;
@@ -529,6 +665,8 @@ tqt_resp tqt_req_raw(tqt_host *h, const char *method, const char *path,
         hl = curl_slist_append(hl, extra_headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) /* no body will follow the headers */
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &data);

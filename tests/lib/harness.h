@@ -43,7 +43,10 @@ typedef struct tqt_opts {
 
 /* Start a host for the test called name (used for the database name). */
 tqt_host *tqt_start(const char *name, const tqt_opts *opts);
-/* SIGTERM, wait; returns the exit status (0 on a clean drain). */
+/* SIGTERM, wait; returns the exit status (0 on a clean drain), -1 for
+ * NULL.  Fails the test on a sanitizer or valgrind report in the log, or
+ * the TASQLY_TEST_WRAPPER's error exit code (docs/testing.md); a harness
+ * failure in a group setup or teardown makes the test process exit 1. */
 int tqt_stop(tqt_host *h);
 /* Run tasqlyd with args (e.g. "--check-config") on h's manifest; returns
  * exit status, output (stdout+stderr) malloc'd into *out if out. */

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define TQ_ABI_MAJOR 1
-#define TQ_ABI_MINOR 0
+#define TQ_ABI_MINOR 1 /* 1.1: store_* slots, TQ_ROUTE_SECRET_PATH */
 #define TQ_MAGIC 0x54515031u /* "TQP1" */
 
 /* Opaque handles: plugins never see libevent or libpq types. */
@@ -79,6 +79,9 @@ typedef int (*tq_handler_fn)(tq_req *req);
 enum {
     TQ_ROUTE_PUBLIC = 1u << 0,   /* no bearer token required */
     TQ_ROUTE_RAW_BODY = 1u << 1, /* body is not JSON; read tq_body_raw() */
+    TQ_ROUTE_SECRET_PATH = 1u << 2, /* 1.1: the path carries a secret (an
+                                       invite code): logs show the route
+                                       pattern, never the path */
 };
 
 typedef struct tq_route {

@@ -79,6 +79,26 @@ static void age_windows(tqt_host *h, int seconds)
                     " window_start - %d * interval '1 second'", seconds));
 }
 
+/* A login behind a proxy that added its own X-Forwarded-For line after
+ * the one the client sent (HAProxy's option forwardfor does). */
+static long login_two_lines(tqt_host *h, const char *email, const char *pw,
+                            const char *client_line, const char *proxy_line)
+{
+    json_t *b = json_pack("{s:s, s:s}", "email", email, "password", pw);
+    char *body = json_dumps(b, JSON_COMPACT);
+    char h1[200], h2[200];
+    snprintf(h1, sizeof h1, "X-Forwarded-For: %s", client_line);
+    snprintf(h2, sizeof h2, "X-Forwarded-For: %s", proxy_line);
+    const char *extra[] = {h1, h2, NULL};
+    tqt_resp r = tqt_req_raw(h, "POST", "/v1/auth/login", NULL,
+                             "application/json", body, strlen(body), extra);
+    long st = r.status;
+    tqt_resp_free(&r);
+    free(body);
+    json_decref(b);
+    return st;
+}
+
 /* ------------------------------------------------------ trust_proxy */
 
 static void trusted_proxy_counts_last_forwarded_hop(void **state)
@@ -120,6 +140,15 @@ static void trusted_proxy_counts_last_forwarded_hop(void **state)
     login_from_expect(h, u.email, AT_PASSWORD, "203.0.113.1, 203.0.113.3",
                       200);
     login_from_expect(h, u.email, AT_PASSWORD, "2001:db8::1", 200);
+
+    /* The proxy's own header line is the last one: the client's line
+     * before it counts for nothing. */
+    assert_int_equal(login_two_lines(h, u.email, AT_PASSWORD, "203.0.113.9",
+                                     "203.0.113.1"),
+                     429);
+    assert_int_equal(login_two_lines(h, u.email, AT_PASSWORD, "203.0.113.1",
+                                     "203.0.113.4"),
+                     200);
 
     /* A failure with a forged first hop is the last hop's. */
     login_from_expect(h, u.email, "wrong password",

@@ -50,6 +50,21 @@ static void test_404_405(void **state)
     free(allow);
     tqt_resp_free(&r);
 
+    /* Methods no route uses: 405 with what the path has, not 404. */
+    static const char *const odd[] = {"HEAD", "OPTIONS"};
+    for (int i = 0; i < 2; i++) {
+        r = tqt_req(H, odd[i], "/v1/hello", NULL, NULL);
+        assert_int_equal(r.status, 405);
+        allow = tqt_header(&r, "Allow");
+        assert_non_null(allow);
+        assert_string_equal(allow, "GET");
+        free(allow);
+        tqt_resp_free(&r);
+    }
+    r = tqt_req(H, "OPTIONS", "/v1/nope", NULL, NULL);
+    tqt_assert_error(&r, 404, "not_found");
+    tqt_resp_free(&r);
+
     r = tqt_req(H, "PUT", "/v1/hello/notes", NULL, NULL);
     tqt_assert_error(&r, 405, "method_not_allowed");
     allow = tqt_header(&r, "Allow");
@@ -198,7 +213,7 @@ static void test_metrics_admin(void **state)
         if (strcmp(json_string_value(json_object_get(p, "name")), "hello") == 0) {
             found = true;
             assert_string_equal(json_string_value(json_object_get(p, "version")), "1.0.0");
-            assert_string_equal(json_string_value(json_object_get(p, "abi_version")), "1.0");
+            assert_string_equal(json_string_value(json_object_get(p, "abi_version")), "1.1");
             assert_int_equal(json_integer_value(json_object_get(p, "migrations_applied")), 1);
             assert_int_equal(json_array_size(json_object_get(p, "routes")), 3);
         }

@@ -35,7 +35,7 @@ static void test_wrong_abi(void **state)
 {
     (void)state;
     expect_refused("abi", "  - name: fx_abi\n    enabled: true\n",
-                   (const char *const[]){"fx_abi", "ABI 2.0", "host speaks 1.0",
+                   (const char *const[]){"fx_abi", "ABI 2.0", "host speaks 1.1",
                                          "rebuild", NULL});
 }
 

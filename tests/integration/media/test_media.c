@@ -8,7 +8,8 @@
  * Both stores: upload (EXIF/GPS stripped, hash of the stored bytes),
  * metadata, /content to the same bytes, delete (the object leaves the
  * store through the outbox), who may read (uploader, group members,
- * housemates for avatars; everyone else 404), 415 on a type mismatch,
+ * housemates for avatars; everyone else 404), a deleted group's photos
+ * removed with it, 415 on a type mismatch,
  * 413 over the configured size, attaching to task comments and avatars
  * (PATCH /v1/me).  S3 only: a missing bucket and a rejected access key
  * answered as clear 502s; the server stopped mid-test (503, no row for
@@ -588,14 +589,12 @@ static void oversized_413(void **state)
     tqt_host *h = start(name, PLUGINS_WITH("      max_bytes: 65536\n"),
                         bucket, "S3RVER");
     house hh = make_house(h);
-    size_t big = 200 * 1024;
     char path[512];
     snprintf(path, sizeof path, "%s/big.png", tmp);
     run("convert -size 300x300 xc: +noise Random '%s'", path);
     size_t len;
     char *png = slurp(path, &len);
     assert_true(len > 65536);
-    (void)big;
     tqt_resp r = upload(h, &hh.alice, "comment", hh.gid, "image/png", png,
                         len);
     expect(&r, 413, "oversized upload");
@@ -677,6 +676,43 @@ static void avatars_and_attachments(void **state)
     free(avatar);
     free(bob_avatar);
     free(photo);
+    house_free(&hh);
+}
+
+static void group_deletion_removes_its_photos(void **state)
+{
+    (void)state;
+    house hh = make_house(H);
+    char *p1 = upload_ok(H, &hh.alice, "comment", hh.gid);
+    char *p2 = upload_ok(H, &hh.bob, "maintenance", hh.gid);
+    char *avatar = upload_ok(H, &hh.alice, "avatar", NULL);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/groups/%s", hh.gid);
+    tqt_resp r = tqt_req(H, "DELETE", path, hh.alice.token, NULL);
+    expect(&r, 204, "delete group");
+    tqt_resp_free(&r);
+    /* The rows go from the outbox; then the objects, from theirs. */
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        char *n = tqt_sql(H, "SELECT count(*) FROM media.objects WHERE"
+                             " group_id = '%s'", hh.gid);
+        gone = !strcmp(n, "0");
+        free(n);
+        if (!gone)
+            usleep(100000);
+    }
+    assert_true(gone);
+    r = tqt_req(H, "GET", mpath(p1, NULL), hh.alice.token, NULL);
+    tqt_assert_error(&r, 404, "not_found");
+    tqt_resp_free(&r);
+    /* The avatar belongs to no group and stays. */
+    r = tqt_req(H, "GET", mpath(avatar, NULL), hh.alice.token, NULL);
+    expect(&r, 200, "avatar survives the group");
+    tqt_resp_free(&r);
+    assert_nothing_dangling(H, H_bucket);
+    free(p1);
+    free(p2);
+    free(avatar);
     house_free(&hh);
 }
 
@@ -877,6 +913,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(wrong_types_415_and_bad_requests_400),
         cmocka_unit_test(oversized_413),
         cmocka_unit_test(avatars_and_attachments),
+        cmocka_unit_test(group_deletion_removes_its_photos),
     };
     const struct CMUnitTest s3_only[] = {
         cmocka_unit_test(upload_read_content_delete),
@@ -884,6 +921,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(wrong_types_415_and_bad_requests_400),
         cmocka_unit_test(oversized_413),
         cmocka_unit_test(avatars_and_attachments),
+        cmocka_unit_test(group_deletion_removes_its_photos),
         cmocka_unit_test(s3_errors_are_clear_502s),
         cmocka_unit_test(s3_server_stopped_mid_test),
     };

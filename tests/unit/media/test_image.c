@@ -263,6 +263,23 @@ static void test_jpeg_malformed(void **state)
                      MEDIA_IMG_MALFORMED);
     assert_int_equal(media_strip_metadata("image/gif", src, n, dst, &m, NULL),
                      MEDIA_IMG_MALFORMED);
+    /* Well framed, but no image in it. */
+    unsigned char empty_jpeg[] = {0xFF, 0xD8, 0xFF, 0xD9};
+    assert_int_equal(media_strip_metadata("image/jpeg", empty_jpeg, 4, dst,
+                                          &m, NULL),
+                     MEDIA_IMG_MALFORMED);
+    unsigned char empty_webp[] = "RIFF\x04\0\0\0WEBPVP8 \0\0\0\0";
+    assert_int_equal(media_strip_metadata("image/webp", empty_webp, 20, dst,
+                                          &m, NULL),
+                     MEDIA_IMG_MALFORMED);
+    unsigned char png_no_idat[] =
+        "\x89PNG\r\n\x1a\n"
+        "\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90\x77\x53\xde"
+        "\0\0\0\0IEND\xae\x42\x60\x82";
+    assert_int_equal(media_strip_metadata("image/png", png_no_idat,
+                                          sizeof png_no_idat - 1, dst, &m,
+                                          NULL),
+                     MEDIA_IMG_MALFORMED);
     free(src);
     free(dst);
 }
