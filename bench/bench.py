@@ -317,11 +317,27 @@ def parse_pgbench(out, prefix):
     return r
 
 
+def background_pct(seconds=1.0):
+    """How busy the machine is while we send no load, in % of all CPUs."""
+    t0, i0 = machine_ticks()
+    time.sleep(seconds)
+    t1, i1 = machine_ticks()
+    return 100.0 * ((t1 - t0) - (i1 - i0)) / max(1, t1 - t0)
+
+
 def cmd_scenario(a):
     """Run one load command (after --) and record, around it, the CPU
     seconds of tasqlyd, of PostgreSQL and of the machine, and tasqlyd's
-    peak RSS during the run (VmHWM, reset just before)."""
+    peak RSS during the run (VmHWM, reset just before).  First wait, up
+    to --quiet-wait seconds, for other work on the machine to fall below
+    --quiet-pct (a shared machine); what it was is recorded either way."""
     pm = postmaster_pid(a.pgdata)
+    t_wait = time.monotonic()
+    bg = background_pct()
+    while bg > a.quiet_pct and time.monotonic() - t_wait < a.quiet_wait:
+        time.sleep(2)
+        bg = background_pct()
+    waited = time.monotonic() - t_wait - 1.0
     try:
         with open("/proc/%d/clear_refs" % a.pid, "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
@@ -367,6 +383,8 @@ def cmd_scenario(a):
         "tq_peak_rss_kib": proc_status_kib(a.pid, "VmHWM"),
         "tq_peak_is_run_peak": hwm_reset,
         "tq_threads": proc_status_kib(a.pid, "Threads"),
+        "background_pct_before": bg,
+        "quiet_waited_s": max(0.0, waited),
     })
     if a.extra:
         res.update(json.loads(a.extra))
@@ -639,6 +657,14 @@ def cmd_report(a):
              r.get("load_cpu_s", 0), r.get("other_cpu_s", 0),
              mib(r["tq_peak_rss_kib"]) if n != "db_ceiling" else "-"))
     w("")
+    bgs = ["%s %.0f %%" % (n, r["background_pct_before"]) for n, r in sc.items()
+           if r and "background_pct_before" in r]
+    if bgs:
+        w("Machine busy with other work in the second before each scenario "
+          "(bench/run waits up to %s s for it to fall below %s %%): %s."
+          % (meta.get("quiet_wait", "?"), meta.get("quiet_pct", "?"),
+             ", ".join(bgs)))
+        w("")
     cap = max((r["wall_s"] * r["ncpu"] for r in sc.values() if r), default=0)
     if cap:
         w("\"other CPU\" is what the machine spent outside tasqlyd, PostgreSQL "
@@ -846,6 +872,10 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--log-prefix", default="")
     p.add_argument("--extra", default="", help="JSON merged into the result")
+    p.add_argument("--quiet-wait", type=float, default=0,
+                   help="seconds to wait for the machine to quieten")
+    p.add_argument("--quiet-pct", type=float, default=10,
+                   help="busy %% of all CPUs that counts as quiet")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_scenario)
 

@@ -45,7 +45,7 @@ typedef struct host_aws_creds {
  */
 typedef struct host_sigv4_req {
     const char *method;        /* "GET" */
-    const char *host;          /* Host header: "b.s3.amazonaws.com", "127.0.0.1:4569" */
+    const char *host;          /* Host header: "b.s3.amazonaws.com" */
     const char *path;          /* "/bucket/my key.jpg"; NULL or "" means "/" */
     const host_kv *query;      /* decoded name=value pairs (value "" allowed) */
     int nquery;
@@ -68,7 +68,7 @@ typedef struct host_sigv4_out {
     char *string_to_sign;
     char signature[65];        /* lowercase hex */
     char *authorization;       /* header signing: the Authorization value */
-    char *url_path;            /* the path as it goes into the URL (encoded once) */
+    char *url_path;            /* the path for the URL (encoded once) */
     char *url_query;           /* query for the URL, sorted, "" when none;
                                   presigning: ends with &X-Amz-Signature=... */
     /* Header signing: headers the caller must send besides its own
@@ -107,7 +107,7 @@ void host_sigv4_out_free(host_sigv4_out *out);
  * AWS_SESSION_TOKEN environment variables, then EC2 instance metadata
  * (IMDSv2) unless AWS_EC2_METADATA_DISABLED=true. */
 typedef struct host_aws_conf {
-    const char *region;           /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
+    const char *region;           /* NULL: AWS_REGION, ..., us-east-1 */
     const char *access_key_id;    /* manifest; NULL when absent */
     const char *secret_access_key;
     const char *session_token;
@@ -159,7 +159,7 @@ typedef struct host_aws_call {
     const char *region;        /* NULL: host_aws_region() */
     const char *method;
     const char *endpoint;      /* "https://s3.us-east-1.amazonaws.com" */
-    const char *host;          /* NULL: from endpoint; set for virtual-host S3 */
+    const char *host;          /* NULL: from endpoint (virtual-host S3) */
     const char *path;          /* raw */
     const host_kv *query; int nquery;
     const host_kv *headers; int nheaders; /* signed and sent */
@@ -172,7 +172,7 @@ typedef struct host_aws_resp {
     long status;               /* HTTP status; 0 when nothing answered */
     char *body; size_t len;    /* NUL-terminated */
     char *content_type;        /* or NULL */
-    char *error_code;          /* "NoSuchBucket", from the error body; or NULL */
+    char *error_code;          /* "NoSuchBucket" (from the body) or NULL */
     int attempts;
 } host_aws_resp;
 
@@ -225,7 +225,7 @@ typedef struct host_s3_conf {
     const char *bucket;
     const char *region;        /* NULL: host_aws_region() */
     const char *endpoint;      /* NULL: https://s3.<region>.amazonaws.com */
-    bool path_style;           /* endpoint/bucket/key instead of bucket.endpoint/key */
+    bool path_style;           /* endpoint/bucket/key, not bucket.endpoint/key */
 } host_s3_conf;
 
 /* Results as host_aws_send(), except that a missing bucket (NoSuchBucket)

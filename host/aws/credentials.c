@@ -339,7 +339,8 @@ static int imds_fetch(host_aws_creds *out, char *err, size_t errlen)
                  "EC2 instance metadata: credentials of role %s are not "
                  "usable (Code %s, %s%s%s%s)",
                  role, code ? code : "absent", !j ? je.text : "",
-                 akid ? "" : " no AccessKeyId", sec ? "" : " no SecretAccessKey",
+                 akid ? "" : " no AccessKeyId",
+                 sec ? "" : " no SecretAccessKey",
                  expires ? "" : " no valid Expiration");
         json_decref(j);
         return TQ_E_IO;

@@ -32,8 +32,9 @@ static int resolve(const host_s3_conf *s, const char *key, target *t,
         return TQ_E_INVALID;
     }
     if (!key || !*key || strlen(key) > 1024) {
-        snprintf(e->msg, sizeof e->msg, "S3: object key \"%s\" is empty or longer "
-                 "than 1024 bytes", key ? key : "");
+        snprintf(e->msg, sizeof e->msg,
+                 "S3: object key \"%s\" is empty or longer than 1024 bytes",
+                 key ? key : "");
         return TQ_E_INVALID;
     }
     if (s->endpoint && *s->endpoint)

@@ -777,12 +777,36 @@ static const field paths_fields[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 /* "plugins" at the top is decoded by decode_plugins(). */
+static const field aws_fields[] = {
+    {"region", F_STR_NULL, OFF(aws_region), 0, 0, NULL},
+    {"access_key_id", F_STR_NULL, OFF(aws_access_key_id), 0, 0, NULL},
+    {"secret_access_key", F_STR_NULL, OFF(aws_secret_access_key), 0, 0,
+     NULL},
+    {"session_token", F_STR_NULL, OFF(aws_session_token), 0, 0, NULL},
+    {"imds_endpoint", F_STR_NULL, OFF(aws_imds_endpoint), 0, 0, NULL},
+    {"connect_timeout_ms", F_MS, OFF(aws_connect_timeout_ms), 1, 60000, NULL},
+    {"timeout_ms", F_MS, OFF(aws_timeout_ms), 1, 600000, NULL},
+    {"max_attempts", F_INT, OFF(aws_max_attempts), 1, 10, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+static const field storage_fields[] = {
+    {"kind", F_STR, OFF(storage_kind), 0, 0, NULL},
+    {"dir", F_STR_NULL, OFF(storage_dir), 0, 0, NULL},
+    {"bucket", F_STR_NULL, OFF(storage_bucket), 0, 0, NULL},
+    {"region", F_STR_NULL, OFF(storage_region), 0, 0, NULL},
+    {"endpoint", F_STR_NULL, OFF(storage_endpoint), 0, 0, NULL},
+    {"path_style", F_BOOL, OFF(storage_path_style), 0, 0, NULL},
+    {"presign_ttl", F_SECS, OFF(storage_presign_ttl_s), 1, 604800, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
 static const field top_fields[] = {
     {"server", F_SECTION, 0, 0, 0, server_fields},
     {"database", F_SECTION, 0, 0, 0, database_fields},
     {"auth", F_SECTION, 0, 0, 0, auth_fields},
     {"events", F_SECTION, 0, 0, 0, events_fields},
     {"paths", F_SECTION, 0, 0, 0, paths_fields},
+    {"aws", F_SECTION, 0, 0, 0, aws_fields},
+    {"storage", F_SECTION, 0, 0, 0, storage_fields},
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -1537,6 +1561,20 @@ void host_config_free(host_config *c)
     free(c->var_dir);
     free(c->plugin_dir);
     free(c->mail_spool);
+    char *secrets[] = {c->aws_access_key_id, c->aws_secret_access_key,
+                       c->aws_session_token};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+        if (secrets[i])
+            explicit_bzero(secrets[i], strlen(secrets[i]));
+        free(secrets[i]);
+    }
+    free(c->aws_region);
+    free(c->aws_imds_endpoint);
+    free(c->storage_kind);
+    free(c->storage_dir);
+    free(c->storage_bucket);
+    free(c->storage_region);
+    free(c->storage_endpoint);
     for (size_t i = 0; i < c->nplugins; i++) {
         free(c->plugins[i].name);
         json_decref(c->plugins[i].config);

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
     }
 
     char err[2048] = "";
+    host_aws_register_resolvers(); /* ${aws-sm:...} in the manifest */
     if (host_config_load(&cfg, path, err, sizeof err) != TQ_OK) {
         fprintf(stderr, "tasqlyd: %s\n", err);
         return 1;
@@ -119,6 +120,8 @@ int main(int argc, char **argv)
 
     int rc = host_auth_init(&cfg);
     if (rc == TQ_OK)
+        rc = host_aws_init(&cfg, err, sizeof err);
+    if (rc == TQ_OK)
         rc = host_core_register(&cfg, err, sizeof err);
     if (rc == TQ_OK)
         rc = host_load_plugins(&cfg, err, sizeof err);
@@ -126,6 +129,7 @@ int main(int argc, char **argv)
         if (err[0])
             fprintf(stderr, "tasqlyd: %s\n", err);
         host_unload_plugins();
+        host_aws_fini();
         host_config_free(&cfg);
         return 1;
     }
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
         }
     }
     host_unload_plugins();
+    host_aws_fini();
     host_config_free(&cfg);
     return atomic_load(&exit_code);
 }

@@ -19,7 +19,7 @@ enum {
 };
 
 typedef struct media_strip_stats {
-    int exif;       /* EXIF blocks removed (JPEG APP1 Exif, PNG eXIf, WebP EXIF) */
+    int exif;       /* EXIF blocks removed (JPEG APP1, PNG eXIf, WebP EXIF) */
     int xmp;        /* XMP packets removed */
     int other;      /* other dropped parts (MPF, bytes after the end) */
     int orientation; /* EXIF orientation kept (2..8), 0 when none */
