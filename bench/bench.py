@@ -317,12 +317,15 @@ def parse_pgbench(out, prefix):
     return r
 
 
-def background_pct(seconds=1.0):
-    """How busy the machine is while we send no load, in % of all CPUs."""
-    t0, i0 = machine_ticks()
+def background_pct(pid, postmaster, seconds=1.0):
+    """How busy the machine is with work other than tasqlyd and
+    PostgreSQL while we send no load, in % of all CPUs."""
+    s0 = snapshot(pid, postmaster)
     time.sleep(seconds)
-    t1, i1 = machine_ticks()
-    return 100.0 * ((t1 - t0) - (i1 - i0)) / max(1, t1 - t0)
+    s1 = snapshot(pid, postmaster)
+    busy = ((s1["all"] - s0["all"]) - (s1["idle"] - s0["idle"])
+            - (s1["tq"] - s0["tq"]) - (s1["pg"] - s0["pg"]))
+    return max(0.0, 100.0 * busy / max(1, s1["all"] - s0["all"]))
 
 
 def cmd_scenario(a):
@@ -333,10 +336,10 @@ def cmd_scenario(a):
     --quiet-pct (a shared machine); what it was is recorded either way."""
     pm = postmaster_pid(a.pgdata)
     t_wait = time.monotonic()
-    bg = background_pct()
+    bg = background_pct(a.pid, pm)
     while bg > a.quiet_pct and time.monotonic() - t_wait < a.quiet_wait:
         time.sleep(2)
-        bg = background_pct()
+        bg = background_pct(a.pid, pm)
     waited = time.monotonic() - t_wait - 1.0
     try:
         with open("/proc/%d/clear_refs" % a.pid, "w") as f:
@@ -660,7 +663,8 @@ def cmd_report(a):
     bgs = ["%s %.0f %%" % (n, r["background_pct_before"]) for n, r in sc.items()
            if r and "background_pct_before" in r]
     if bgs:
-        w("Machine busy with other work in the second before each scenario "
+        w("Machine busy with work other than tasqlyd and PostgreSQL in the "
+          "second before each scenario "
           "(bench/run waits up to %s s for it to fall below %s %%): %s."
           % (meta.get("quiet_wait", "?"), meta.get("quiet_pct", "?"),
              ", ".join(bgs)))

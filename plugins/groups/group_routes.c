@@ -164,7 +164,7 @@ int grp_h_list(tq_req *req)
         errno = 0;
         long long k = strtoll(cursor, &end, 10);
         if (!(isdigit((unsigned char)cursor[0]) || cursor[0] == '-') ||
-            errno == ERANGE || *end != '.' || !grp_is_uuid(end + 1))
+            errno == ERANGE || *end != '.' || !tq_is_uuid(end + 1))
             return tq_error(req, 400, "validation_failed", "cursor",
                             "cursor is not one this server gave; start "
                             "again without it");

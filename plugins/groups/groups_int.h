@@ -131,7 +131,6 @@ int grp_check(tq_req *req, grp_action a, grp_role actor);
 extern const tq_groups_service grp_service;
 
 /* True when s is a UUID in canonical text form (any case). */
-bool grp_is_uuid(const char *s);
 
 /*
  * The caller's role in gid for a route that changes membership: first a

@@ -11,21 +11,6 @@
 
 #include <string.h>
 
-bool grp_is_uuid(const char *s)
-{
-    static const char hex[] = "0123456789abcdefABCDEF";
-    if (!s)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!s[i] || !strchr(hex, s[i])) {
-            return false;
-        }
-    }
-    return s[36] == '\0';
-}
 
 int grp_role_lookup(tq_req *req, const char *gid, const char *uid,
                     grp_role *role)
@@ -34,7 +19,7 @@ int grp_role_lookup(tq_req *req, const char *gid, const char *uid,
     *role = GRP_NO_ROLE;
     /* Checked here, not left to PostgreSQL: a malformed uuid would abort
      * the caller's transaction. */
-    if (!grp_is_uuid(gid) || !grp_is_uuid(uid))
+    if (!tq_is_uuid(gid) || !tq_is_uuid(uid))
         return TQ_OK;
     int rc = tq_sql(req, &res,
                     "SELECT role FROM groups.members"
@@ -132,7 +117,7 @@ static int svc_members(tq_req *req, const char *gid, json_t **out)
 {
     tq_res *res;
     *out = NULL;
-    if (!grp_is_uuid(gid))
+    if (!tq_is_uuid(gid))
         return TQ_E_NOTFOUND;
     /* Owner first, then by seniority: the order a members screen wants. */
     int rc = tq_sql(req, &res,
@@ -153,7 +138,7 @@ static int svc_share_group(tq_req *req, const char *a, const char *b,
 {
     tq_res *res;
     *shared = 0;
-    if (!grp_is_uuid(a) || !grp_is_uuid(b))
+    if (!tq_is_uuid(a) || !tq_is_uuid(b))
         return TQ_OK;
     int rc = tq_sql(req, &res,
                     "SELECT EXISTS (SELECT 1 FROM groups.members x"
@@ -170,7 +155,7 @@ static int svc_group(tq_req *req, const char *gid, json_t **out)
 {
     tq_res *res;
     *out = NULL;
-    if (!grp_is_uuid(gid))
+    if (!tq_is_uuid(gid))
         return TQ_E_NOTFOUND;
     int rc = tq_sql(req, &res,
                     "SELECT id, name, timezone, currency, created_at"
@@ -226,7 +211,7 @@ int grp_display_name(tq_req *req, const char *uid, const char **name)
 {
     tq_res *res;
     *name = "someone";
-    if (!grp_is_uuid(uid))
+    if (!tq_is_uuid(uid))
         return TQ_OK;
     int rc = tq_sql(req, &res,
                     "SELECT display_name FROM tasqly.user_public"

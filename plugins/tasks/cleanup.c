@@ -43,7 +43,7 @@ static int hand_on(tq_req *ctx, const char *gid, const char *uid)
 {
     json_t *members;
     tq_res *res;
-    if (!tsk_is_uuid(gid) || !tsk_is_uuid(uid)) {
+    if (!tq_is_uuid(gid) || !tq_is_uuid(uid)) {
         /* A retry cannot fix a malformed payload; say so and move on. */
         tq_log(ctx, TQ_LOG_WARN,
                "membership event without a valid group_id/user_id "
@@ -115,7 +115,7 @@ int tsk_on_group_deleted(tq_req *ctx, const tq_event *ev)
 {
     const char *gid = ev->group_id ? ev->group_id
                                    : payload_str(ev, "group_id");
-    if (!tsk_is_uuid(gid)) {
+    if (!tq_is_uuid(gid)) {
         tq_log(ctx, TQ_LOG_WARN,
                "group.deleted without a valid group id (%s); nothing to "
                "delete",

@@ -96,7 +96,7 @@ void tsk_cursor_task(char out[TSK_CURSOR_LEN], int rank, long long key,
     unsigned char raw[26] = {'t', (unsigned char)rank};
     put64(raw + 2, key);
     /* id comes from our own result; anything else encodes as zeros. */
-    if (tsk_is_uuid(id))
+    if (tq_is_uuid(id))
         for (int i = 0, o = 10; o < 26; i++) {
             if (id[i] == '-')
                 continue;

@@ -12,20 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool tsk_is_uuid(const char *s)
-{
-    if (!s)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false; /* also stops at the NUL of a short string */
-        }
-    }
-    return s[36] == '\0';
-}
 
 bool tsk_blank(const char *s)
 {

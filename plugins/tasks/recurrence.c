@@ -84,7 +84,7 @@ json_t *tsk_recurrence_parse(json_t *in, tsk_err *err)
         json_array_foreach(v, i, u) {
             char field[48], id[37];
             snprintf(field, sizeof field, "recurrence.rotation[%zu]", i);
-            if (!json_is_string(u) || !tsk_is_uuid(json_string_value(u))) {
+            if (!json_is_string(u) || !tq_is_uuid(json_string_value(u))) {
                 json_decref(rot);
                 return fail(err, field, "%s must be a user id (a UUID)",
                             field);

@@ -221,7 +221,7 @@ int tsk_h_list(tq_req *req)
     const char *assignee = tq_query(req, "assignee");
     if (assignee && strcmp(assignee, "me") == 0)
         assignee = tq_user(req);
-    else if (assignee && !tsk_is_uuid(assignee))
+    else if (assignee && !tq_is_uuid(assignee))
         return tq_error(req, 400, "validation_failed", "assignee",
                         "assignee must be me or a user id (a UUID), got "
                         "\"%.40s\"",

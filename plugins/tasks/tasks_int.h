@@ -75,7 +75,6 @@ typedef struct tsk_err {
 } tsk_err;
 
 /* True when s is a UUID in canonical text form (any case). */
-bool tsk_is_uuid(const char *s);
 /* True when s is an RFC 3339 date-time ("2026-12-04T15:00:00Z",
  * "2026-12-04T16:00:00.5+01:00").  A space where the offset's '+' belongs
  * is accepted: an unencoded '+' in a query string decodes as a space. */

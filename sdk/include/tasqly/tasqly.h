@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -402,6 +403,25 @@ TQ_INL int tq_param_uuid(tq_req *r, const char *n, const char **out)
 { return tq__api->param_uuid(r, n, out); }
 TQ_INL int tq_page(tq_req *r, int *limit, const char **cursor)
 { return tq__api->page(r, limit, cursor); }
+
+/* True for a UUID in its 36-character text form (either case).  Pure:
+ * no call into the host, so it costs no ABI slot. */
+TQ_INL int tq_is_uuid(const char *s)
+{
+    if (!s || strnlen(s, 37) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                     (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 /*
  * tq_sql(req, &res, "SELECT ... $1, $2", a, b): a parameterised query with

@@ -20,15 +20,15 @@
 static void uuids(void **state)
 {
     (void)state;
-    assert_true(tsk_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-    assert_true(tsk_is_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
-    assert_false(tsk_is_uuid(NULL));
-    assert_false(tsk_is_uuid(""));
-    assert_false(tsk_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950"));
-    assert_false(tsk_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
-    assert_false(tsk_is_uuid("0f8fad5bd-9cb-469f-a165-70867728950e"));
-    assert_false(tsk_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950g"));
-    assert_false(tsk_is_uuid("me"));
+    assert_true(tq_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+    assert_true(tq_is_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+    assert_false(tq_is_uuid(NULL));
+    assert_false(tq_is_uuid(""));
+    assert_false(tq_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950"));
+    assert_false(tq_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+    assert_false(tq_is_uuid("0f8fad5bd-9cb-469f-a165-70867728950e"));
+    assert_false(tq_is_uuid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+    assert_false(tq_is_uuid("me"));
 }
 
 static void blanks(void **state)
