@@ -548,21 +548,7 @@ static int api_get_bool(tq_req *req, const char *field, int required,
     return 0;
 }
 
-bool host_is_uuid(const char *s)
-{
-    if (!s)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!isxdigit((unsigned char)c)) {
-            return false;
-        }
-    }
-    return s[36] == '\0';
-}
+bool host_is_uuid(const char *s) { return tq_is_uuid(s); }
 
 static const char *lower_uuid(tq_req *req, const char *s)
 {
