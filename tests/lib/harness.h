@@ -41,7 +41,10 @@ typedef struct tqt_opts {
     const char *auth_yaml;
 } tqt_opts;
 
-/* Start a host for the test called name (used for the database name). */
+/* Start a host for the test called name (used for the database name).
+ * The server is killed when the thread that started it exits (so a test
+ * killed by its timeout leaves none behind): start hosts from the test's
+ * main thread. */
 tqt_host *tqt_start(const char *name, const tqt_opts *opts);
 /* SIGTERM, wait; returns the exit status (0 on a clean drain), -1 for
  * NULL.  Fails the test on a sanitizer or valgrind report in the log, or
