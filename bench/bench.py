@@ -746,7 +746,7 @@ def cmd_report(a):
         w("")
         w("The scenarios above ran with %s workers, chosen here: the count "
           "that keeps both p99 targets and serves the most hot reads (or, "
-          "when none does, the one closest to them)." % meta.get("workers"))
+          "when none does, the one with the most throughput over both)." % meta.get("workers"))
         w("")
         w("| io_threads | workers (= pool) | scenario | req/s | p50 ms | p99 ms "
           "| max ms | errors | tasqlyd µs/req | PostgreSQL µs/req | other CPU s |")
