@@ -405,6 +405,10 @@ int host_auth_register(tq_plugin *core);
 
 /* ------------------------------------------------------------ helpers */
 
+/* j as compact JSON text, the same bytes as json_dumps(j, JSON_COMPACT);
+ * malloc'd (the caller frees), *len its length; NULL when out of memory. */
+char *host_json_text(const json_t *j, size_t *len);
+
 /* Format a PostgreSQL timestamptz text ("2026-12-04 15:00:00.123+00")
  * as RFC 3339 UTC ("2026-12-04T15:00:00Z") into out (>= 32 bytes). */
 void host_pg_time_to_rfc3339(const char *pg, char *out, size_t outlen);

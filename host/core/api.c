@@ -297,9 +297,9 @@ static const char oom_body[] =
 
 static int api_json(tq_req *req, int status, json_t *body)
 {
-    size_t n = body ? json_dumpb(body, NULL, 0, JSON_COMPACT) : 0;
-    char *buf = n ? malloc(n) : NULL;
-    if (!buf || json_dumpb(body, buf, n, JSON_COMPACT) != n) {
+    size_t n = 0;
+    char *buf = body ? host_json_text(body, &n) : NULL;
+    if (!buf) {
         free(buf);
         json_decref(body);
         set_out(req, 500, "application/json; charset=utf-8",

@@ -9,6 +9,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,10 @@ static void print_route(void *arg, int method, const char *pattern,
 
 int main(int argc, char **argv)
 {
+    /* No fastbins: libpq's 2 KiB result blocks are "large" requests, and
+     * each made glibc consolidate every small chunk the previous request
+     * freed: 4-6 % of a list request's CPU (docs/benchmarks.md). */
+    mallopt(M_MXFAST, 0);
     const char *path = NULL;
     bool check = false, list = false;
     for (int i = 1; i < argc; i++) {
