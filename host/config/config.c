@@ -1502,6 +1502,13 @@ static int check(ctx *x, host_config *c, bool pool_set)
                        c->listen);
     if (!pool_set)
         c->db_pool = c->workers;
+    /* Each worker owns exactly one connection (no lock on the hot path),
+     * so a pool of another size would be silently ignored: refuse it. */
+    if (c->db_pool != c->workers)
+        return fail_at(x, 0, 0, "database.pool", "expected the same as "
+                       "server.workers (%d): every worker owns one "
+                       "connection; got %d (set server.workers instead)",
+                       c->workers, c->db_pool);
     if (c->token_secret && strlen(c->token_secret) < 32)
         return fail_at(x, 0, 0, "auth.token_secret", "expected at least 32 "
                        "characters, got %zu (make one with: openssl rand "

@@ -144,7 +144,7 @@ static const char full[] =
     "  admin_token: adm-token\n"
     "database:\n"
     "  url: postgresql://app@db/tasqly\n"
-    "  pool: 12\n"
+    "  pool: 16\n"
     "  statement_timeout_ms: 5s\n"
     "auth:\n"
     "  token_secret: 0123456789abcdef0123456789abcdef-new\n"
@@ -185,7 +185,7 @@ static void test_every_field(void **state)
     assert_true(c.trust_proxy);
     assert_string_equal(c.admin_token, "adm-token");
     assert_string_equal(c.database_url, "postgresql://app@db/tasqly");
-    assert_int_equal(c.db_pool, 12);
+    assert_int_equal(c.db_pool, 16);
     assert_int_equal(c.statement_timeout_ms, 5000);
     assert_string_equal(c.token_secret, "0123456789abcdef0123456789abcdef-new");
     assert_string_equal(c.token_kid, "k2");
@@ -226,6 +226,11 @@ static void test_pool_follows_workers(void **state)
     parse_ok(&c, "server:\n  workers: 3\n");
     assert_int_equal(c.db_pool, 3);
     host_config_free(&c);
+    /* Each worker owns one connection: another pool size is refused,
+     * not silently ignored. */
+    const char *e = parse_err("server:\n  workers: 3\ndatabase:\n  pool: 5\n");
+    assert_non_null(strstr(e, "database.pool"));
+    assert_non_null(strstr(e, "server.workers"));
 }
 
 static void test_lead_manifest_shape(void **state)
