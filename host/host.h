@@ -97,6 +97,8 @@ typedef struct host_config {
     int login_window_s;       /* ... within 900 s */
     int reset_per_email;      /* 3 reset requests per email ... */
     int reset_window_s;       /* ... within 3600 s */
+    int register_per_addr;    /* 30 registrations per client address ... */
+    int register_window_s;    /* ... within 3600 s (appended) */
 
     /* aws: (host/aws/, docs/aws.md; appended.  0 / NULL = the default) */
     char *aws_region;            /* NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */

@@ -131,9 +131,11 @@ typedef struct host_auth_state {
     sem_t hash_slots;              /* bounds concurrent scrypt runs */
     int hash_concurrency;
     int hash_wait_ms;              /* for a slot, then 503 */
-    /* Rate limits: failures (login) or requests (reset) per window. */
+    /* Rate limits: failures (login) or requests (reset, register) per
+     * window. */
     int login_fail_per_email, login_fail_per_addr, login_window_s;
     int reset_per_email, reset_window_s;
+    int register_per_addr, register_window_s; /* registrations (hashes) */
     /* A well-formed hash of nothing, for logins with an unknown email. */
     char dummy_phc[HOST_PHC_MAX];
     bool ready;

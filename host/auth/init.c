@@ -306,6 +306,10 @@ int host_auth_init(const host_config *c)
     a->login_window_s = c->login_window_s > 0 ? c->login_window_s : 900;
     a->reset_per_email = c->reset_per_email > 0 ? c->reset_per_email : 3;
     a->reset_window_s = c->reset_window_s > 0 ? c->reset_window_s : 3600;
+    a->register_per_addr =
+        c->register_per_addr > 0 ? c->register_per_addr : 30;
+    a->register_window_s =
+        c->register_window_s > 0 ? c->register_window_s : 3600;
     /* Windows end within a day: the cleanup job forgets older ones. */
     if (check_range("rate_limits.login_failures_per_email",
                     a->login_fail_per_email, 1, 100000) ||
@@ -314,7 +318,11 @@ int host_auth_init(const host_config *c)
         check_range("rate_limits.login_window", a->login_window_s, 1, 86400) ||
         check_range("rate_limits.reset_per_email", a->reset_per_email, 1,
                     100000) ||
-        check_range("rate_limits.reset_window", a->reset_window_s, 1, 86400))
+        check_range("rate_limits.reset_window", a->reset_window_s, 1, 86400) ||
+        check_range("rate_limits.register_per_address", a->register_per_addr,
+                    1, 1000000) ||
+        check_range("rate_limits.register_window", a->register_window_s, 1,
+                    86400))
         goto fail;
 
     if (init_keys(c, a) != TQ_OK || init_hashing(c, a) != TQ_OK)

@@ -29,8 +29,21 @@ int host_auth_route_register(tq_req *req)
         (st = host_auth_get_display_name(req, "display_name", 1, &name)))
         return st;
 
+    /* Every registration costs a memory-hard hash: bound them per client
+     * address, or a flood would hold every hashing slot and logins would
+     * answer 503.  Counted before the hash, whatever the outcome. */
+    const char *key =
+        tq_printf(req, "register:addr:%s", host_auth_client_addr(req));
+    const int limit = host_auth.register_per_addr;
+    const int window = host_auth.register_window_s;
+    if ((st = host_auth_rl_check(req, 1, &key, &limit, &window)))
+        return st;
+    int rc = host_auth_rl_hit(req, key, window);
+    if (rc != TQ_OK)
+        return tq_fail(req, rc);
+
     tq_res *res;
-    int rc = host_auth_sql_now(
+    rc = host_auth_sql_now(
         req, &res, "SELECT 1 FROM tasqly.users WHERE lower(email) = lower($1)",
         email);
     if (rc != TQ_OK)

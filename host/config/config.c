@@ -751,6 +751,9 @@ static const field rate_limit_fields[] = {
     {"login_window", F_SECS, OFF(login_window_s), 1, 86400, NULL},
     {"reset_per_email", F_INT, OFF(reset_per_email), 1, 100000, NULL},
     {"reset_window", F_SECS, OFF(reset_window_s), 1, 86400, NULL},
+    {"register_per_address", F_INT, OFF(register_per_addr), 1, 1000000,
+     NULL},
+    {"register_window", F_SECS, OFF(register_window_s), 1, 86400, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
 static const field auth_fields[] = {

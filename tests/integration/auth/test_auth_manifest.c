@@ -415,6 +415,39 @@ static void bad_limit_stops_start_up(void **state)
     }
 }
 
+/* Registrations cost a memory-hard hash each: bounded per client address
+ * (default 30 an hour), so a flood cannot hold every hashing slot. */
+static void registrations_limited_per_address(void **state)
+{
+    (void)state;
+    tqt_opts o = {.plugins_yaml = AT_PLUGINS_AUTHFIX,
+                  .auth_yaml = "  rate_limits:\n"
+                               "    register_per_address: 2\n"
+                               "    register_window: 5m\n"};
+    tqt_host *h = tqt_start("auth_manifest_register", &o);
+    tqt_user a = tqt_register(h, "One");
+    tqt_user b = tqt_register(h, "Two");
+    tqt_resp r = tqt_req(h, "POST", "/v1/auth/register", NULL,
+                         "{\"email\":\"third%s@example.com\",\"password\":"
+                         "\"correct horse battery\",\"display_name\":\"Three\"}",
+                         tqt_unique());
+    tqt_assert_error(&r, 429, "rate_limited");
+    int ra = retry_after(&r);
+    assert_true(ra > 250 && ra <= 300); /* the 5-minute window */
+    tqt_resp_free(&r);
+    char *n = tqt_sql(h, "SELECT count(*) FROM tasqly.users");
+    assert_string_equal(n, "2"); /* nothing was created, nothing hashed */
+    free(n);
+    /* Logins are not counted against it. */
+    free(at_login_ok(h, a.email, AT_PASSWORD, NULL));
+    age_windows(h, 300);
+    tqt_user c = tqt_register(h, "Three");
+    tqt_user_free(&a);
+    tqt_user_free(&b);
+    tqt_user_free(&c);
+    assert_int_equal(tqt_stop(h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +455,7 @@ int main(void)
         cmocka_unit_test(untrusted_forwarded_for_is_ignored),
         cmocka_unit_test(rotated_secret_still_verifies_old_tokens),
         cmocka_unit_test(lowered_rate_limits),
+        cmocka_unit_test(registrations_limited_per_address),
         cmocka_unit_test(default_limits_without_settings),
         cmocka_unit_test(bad_limit_stops_start_up),
     };
