@@ -86,14 +86,10 @@ static int media_init(tq_plugin *p)
     int rc = load_config();
     if (rc != TQ_OK)
         return rc;
-    med_groups = tq_service(TQ_GROUPS_SERVICE, TQ_GROUPS_SERVICE_VERSION);
-    if (!med_groups) {
-        tq_log(NULL, TQ_LOG_ERROR,
-               "the groups plugin's %s service (version %d) is missing; "
-               "enable the groups plugin",
-               TQ_GROUPS_SERVICE, TQ_GROUPS_SERVICE_VERSION);
+    med_groups = tq_service_required(TQ_GROUPS_SERVICE,
+                                     TQ_GROUPS_SERVICE_VERSION, "groups");
+    if (!med_groups)
         return TQ_E_NOTFOUND;
-    }
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (routes[i].handler == med_h_upload)
             routes[i].body_limit = (size_t)med_conf.max_bytes;

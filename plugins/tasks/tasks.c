@@ -87,14 +87,10 @@ static int load_config(void)
 static int tasks_init(tq_plugin *p)
 {
     (void)p; /* the SDK wrappers already carry this plugin's handle */
-    tsk_groups = tq_service(TQ_GROUPS_SERVICE, TQ_GROUPS_SERVICE_VERSION);
-    if (!tsk_groups) {
-        tq_log(NULL, TQ_LOG_ERROR,
-               "service %s >= %d not found; enable the groups plugin "
-               "(it must load before tasks)",
-               TQ_GROUPS_SERVICE, TQ_GROUPS_SERVICE_VERSION);
+    tsk_groups = tq_service_required(TQ_GROUPS_SERVICE,
+                                     TQ_GROUPS_SERVICE_VERSION, "groups");
+    if (!tsk_groups)
         return TQ_E_NOTFOUND;
-    }
     int rc = load_config();
     if (rc == 0)
         rc = tsk_register_migrations();

@@ -5,7 +5,7 @@
  * none reads the groups plugin's tables.  Get it once in init():
  *
  *     static const tq_groups_service *groups;
- *     groups = tq_service(TQ_GROUPS_SERVICE, 1);
+ *     groups = tq_service_required(TQ_GROUPS_SERVICE, 1, "groups");
  *
  * All strings it returns are borrowed from the request (or static), and
  * json_t results are new references owned by the caller.

@@ -322,6 +322,7 @@ TQ_INL const void *tq_service(const char *service, uint32_t min_version)
 { return tq__api->service(tq__self, service, min_version); }
 TQ_INL json_t *tq_config(void) { return tq__api->config(tq__self); }
 
+
 __attribute__((format(printf, 3, 4))) TQ_INL void
 tq_log(tq_req *req, int level, const char *fmt, ...)
 {
@@ -329,6 +330,21 @@ tq_log(tq_req *req, int level, const char *fmt, ...)
     va_start(ap, fmt);
     tq__api->vlog(tq__self, req, level, fmt, ap);
     va_end(ap);
+}
+
+/* A service this plugin cannot work without: NULL, with an error naming
+ * the service, the version and the plugin to enable, when it is absent.
+ * For an optional service call tq_service() and carry on without it. */
+TQ_INL const void *tq_service_required(const char *service,
+                                       uint32_t min_version,
+                                       const char *provider)
+{
+    const void *s = tq__api->service(tq__self, service, min_version);
+    if (!s)
+        tq_log(NULL, TQ_LOG_ERROR,
+               "service %s >= %u not found; enable the %s plugin", service,
+               (unsigned)min_version, provider);
+    return s;
 }
 
 TQ_INL const char *tq_param(tq_req *r, const char *n)
